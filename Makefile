@@ -1,0 +1,55 @@
+# smartdistricts — the two commands of the Quick start are `make run` and `make test`.
+# Everything else here is a convenience for developers.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DB     ?= sqlite:///$(CURDIR)/var/smartdistricts.db
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test lint typecheck unit bench lock clean services
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+## make run: set up .venv, create the SQLite database with demo data, serve the portal
+run: $(STAMP)
+	@mkdir -p var
+	$(BIN)/smartdistricts demo --db $(DB)
+	$(BIN)/smartdistricts serve --db $(DB) --host $(HOST) --port $(PORT) --simulate 4
+
+## make test: set up .venv and run every check and test (CI=true: a missing service fails)
+test: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -x -q -m "not slow"
+
+## make bench: print the benchmark tables of bench/ (needs wrk for the HTTP figures)
+bench: $(STAMP)
+	@command -v wrk >/dev/null || { echo "bench: installing wrk"; apt-get install -y -q wrk >/dev/null; }
+	$(BIN)/python -m bench
+
+## make lock: re-pin every dependency after a change to pyproject.toml
+lock:
+	rm -rf /tmp/sd-lock && $(PYTHON) -m venv /tmp/sd-lock
+	/tmp/sd-lock/bin/pip install --quiet -e '.[dev]'
+	/tmp/sd-lock/bin/pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench`` prints every table (see bench/README.md)."""

@@ -1,0 +1,127 @@
+"""What request handlers share: settings, the store, the ingest service, caches and limits."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from smartdistricts.api.errors import ApiError
+from smartdistricts.api.limits import RateLimiter
+from smartdistricts.config import Settings
+from smartdistricts.services.ingest import IngestService
+from smartdistricts.store.base import Store
+
+__all__ = ["AppContext", "DeviceEntry", "basic_credentials", "client_address", "context"]
+
+MAX_BODY = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceEntry:
+    id: int
+    uid: str
+    status: str
+    secret_hash: str | None
+    site_id: int | None
+
+
+@dataclass
+class DeviceDirectory:
+    """Device lookups for authentication, cached for a few seconds per device."""
+
+    store: Store
+    ttl: float = 5.0
+    _cache: dict[str, tuple[float, DeviceEntry | None]] = field(default_factory=dict)
+
+    def get(self, uid: str) -> DeviceEntry | None:
+        now = time.monotonic()
+        hit = self._cache.get(uid)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        row = self.store.read(
+            lambda tx: tx.one(
+                "SELECT id, uid, status, secret_hash, site_id FROM devices WHERE uid = ?", (uid,)
+            )
+        )
+        entry = None if row is None else DeviceEntry(int(row[0]), row[1], row[2], row[3], row[4])
+        if len(self._cache) > 200_000:
+            self._cache.clear()
+        self._cache[uid] = (now, entry)
+        return entry
+
+    def forget(self, uid: str) -> None:
+        self._cache.pop(uid, None)
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    store: Store
+    ingest: IngestService
+    devices: DeviceDirectory
+    device_pushes: RateLimiter
+    auth_failures: RateLimiter
+    registrations: RateLimiter
+    started_at: float = field(default_factory=time.time)
+
+    @classmethod
+    def create(cls, settings: Settings, store: Store) -> AppContext:
+        return cls(
+            settings=settings,
+            store=store,
+            ingest=IngestService(store, settings),
+            devices=DeviceDirectory(store),
+            device_pushes=RateLimiter(settings.device_pushes_per_minute, 60.0),
+            auth_failures=RateLimiter(settings.auth_failures_per_minute, 60.0),
+            registrations=RateLimiter(settings.registrations_per_hour, 3600.0),
+        )
+
+
+def context(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def basic_credentials(request: Request) -> tuple[str, str] | None:
+    """(user, password) from an ``Authorization: Basic`` header; None if absent."""
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise ApiError(401, "malformed Basic credentials", field="Authorization") from None
+    user, sep, password = decoded.partition(":")
+    if not sep:
+        raise ApiError(401, "malformed Basic credentials (no ':')", field="Authorization")
+    return user, password
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The request body, refusing more than ``limit`` bytes with 413 (without reading it all)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise ApiError(413, f"body larger than {limit} bytes", field="body")
+        except ValueError:
+            raise ApiError(400, "invalid Content-Length", field="Content-Length") from None
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"body larger than {limit} bytes", field="body")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,154 @@
+"""``POST /api/v1/measurements``: readings from devices other than airrohr nodes.
+
+Authenticate with an API key that has the ``write`` scope (``Authorization: Bearer <key>`` or
+``X-API-Key``; a key tied to a device may only write that device's sensors) or with a device's
+own HTTP Basic credentials. The body format is described in :mod:`smartdistricts.ingest.batch`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from smartdistricts.api.context import basic_credentials, client_address, context, read_body
+from smartdistricts.api.errors import ApiError
+from smartdistricts.ingest.batch import BatchErrors, parse_batch
+from smartdistricts.ingest.records import IngestError
+from smartdistricts.services.ingest import StreamBatch
+from smartdistricts.services.registry import check_api_key
+from smartdistricts.services.security import verify_secret
+from smartdistricts.store.writer import WriterOverloaded
+
+__all__ = ["post_measurements"]
+
+MAX_BATCH_BODY = 4_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Writer:
+    """Who is writing: a device (by id) or an unrestricted key (device None)."""
+
+    device_id: int | None
+    device_uid: str | None
+
+
+def _api_key(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.headers.get("x-api-key")
+
+
+def _authenticate(request: Request) -> _Writer:
+    ctx = context(request)
+    key = _api_key(request)
+    if key is not None:
+        found = ctx.store.read(lambda tx: check_api_key(tx, key))
+        if found is None:
+            ctx.auth_failures.allow(client_address(request))
+            raise ApiError(401, "unknown or revoked API key", field="Authorization")
+        if not found.scopes & {"write", "admin"}:
+            raise ApiError(
+                403, "this API key may not write (scope 'write' needed)", field="Authorization"
+            )
+        if found.device_id is None:
+            return _Writer(None, None)
+        uid = ctx.store.read(
+            lambda tx: tx.one("SELECT uid FROM devices WHERE id = ?", (found.device_id,))
+        )
+        return _Writer(found.device_id, None if uid is None else uid[0])
+    credentials = basic_credentials(request)
+    if credentials is None:
+        raise ApiError(
+            401,
+            "credentials required: an API key (Bearer) or the device's Basic credentials",
+            field="Authorization",
+        )
+    user, password = credentials
+    device = ctx.devices.get(user)
+    if (
+        device is None
+        or device.status == "disabled"
+        or not verify_secret(password, device.secret_hash)
+    ):
+        if not ctx.auth_failures.allow(client_address(request)):
+            raise ApiError(429, "too many failed authentications", headers={"Retry-After": "60"})
+        raise ApiError(401, "wrong device credentials", field="Authorization")
+    return _Writer(device.id, device.uid)
+
+
+async def post_measurements(request: Request) -> Response:
+    ctx = context(request)
+    writer = _authenticate(request)
+    body = await read_body(request, MAX_BATCH_BODY)
+    try:
+        items = parse_batch(body)
+    except BatchErrors as exc:
+        raise ApiError(
+            422,
+            exc.message,
+            field=exc.field,
+            details=[{"field": f, "message": m} for f, m in exc.problems],
+        ) from None
+    except IngestError as exc:
+        raise ApiError(exc.status, exc.message, field=exc.field) from None
+
+    sensor_ids = sorted({int(i.sensor) for i in items if isinstance(i.sensor, int)})
+    known: dict[int, tuple[str, str, int]] = {}
+    if sensor_ids:
+        marks = ",".join("?" * len(sensor_ids))
+        rows = ctx.store.read(
+            lambda tx: tx.query(
+                "SELECT s.id, d.uid, s.type, d.id FROM sensors s JOIN devices d"
+                f" ON d.id = s.device_id WHERE s.id IN ({marks})",
+                sensor_ids,
+            )
+        )
+        known = {int(r[0]): (r[1], r[2], int(r[3])) for r in rows}
+    batches: dict[str, StreamBatch] = {}
+    now = int(time.time())
+    for n, item in enumerate(items):
+        if isinstance(item.sensor, int):
+            if item.sensor not in known:
+                raise ApiError(422, f"no sensor {item.sensor}", field=f"[{n}].sensor")
+            uid, stype, device_id = known[item.sensor]
+            if writer.device_id is not None and device_id != writer.device_id:
+                raise ApiError(
+                    403, f"sensor {item.sensor} belongs to another device", field=f"[{n}].sensor"
+                )
+        else:
+            if writer.device_uid is None:
+                raise ApiError(
+                    422,
+                    "a sensor type name needs device credentials; give a sensor id",
+                    field=f"[{n}].sensor",
+                )
+            uid, stype = writer.device_uid, item.sensor
+        batch = batches.get(uid)
+        if batch is None:
+            batch = batches[uid] = StreamBatch(
+                uid, [], "batch-api", now, remote_addr=client_address(request)
+            )
+        batch.readings.append((stype, item.variable_id, item.time, item.value))
+    service = ctx.ingest
+    try:
+        results = await ctx.store.awrite(
+            lambda tx: service.write_stream(tx, list(batches.values()))
+        )
+    except WriterOverloaded:
+        raise ApiError(
+            503, "the server is busy; try again shortly", headers={"Retry-After": "5"}
+        ) from None
+    refused = [r for r in results if r.outcome != "stored"]
+    if refused:  # a device was disabled or deleted meanwhile
+        raise ApiError(409, f"a device is {refused[0].outcome.replace('_', ' ')}")
+    return Response(
+        orjson.dumps({"accepted": len(items), "devices": len(batches)}),
+        status_code=201,
+        media_type="application/json",
+    )

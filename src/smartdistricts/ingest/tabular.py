@@ -1,0 +1,330 @@
+"""A fast, forgiving reader for the semicolon-separated files sensor networks publish.
+
+Clean files take the fast path: Arrow's CSV parser with typed columns (C++, no Python per row).
+When a value cannot be converted, the file is read again with text columns and checked
+value by value (still vectorised), so that every bad line is reported with its line number and
+the rest is imported. Lines with the wrong number of fields are reported and skipped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from numpy.typing import NDArray
+
+from smartdistricts.ingest.records import Readings, Rejection
+
+__all__ = ["ColumnSpec", "Table", "collect", "open_bytes", "read_table", "time_rejections"]
+
+NULLS = ["", "nan", "NaN", "NAN", "null", "NULL", "None", "unavailable", "-"]
+_NUMBER = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$"
+_NULL_SET = frozenset(NULLS)
+
+
+def open_bytes(path: str) -> bytes:
+    """A file's bytes, transparently un-gzipped."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    return data
+
+
+@dataclass(slots=True)
+class Table:
+    """Columns of one file; ``line`` gives each row's 1-based line number in the file."""
+
+    numeric: dict[str, NDArray[np.float64]]
+    bad_numeric: dict[str, NDArray[np.bool_]]
+    bad_text: dict[str, dict[int, str]]
+    text: dict[str, list[str | None]]
+    time: NDArray[np.int64]
+    bad_time: NDArray[np.bool_]
+    raw_time: list[str | None] | None
+    line: NDArray[np.int64]
+    rows_read: int
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+def _nonblank_lines(data: bytes) -> NDArray[np.int64]:
+    """1-based physical line numbers of the non-blank lines of ``data``."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buf == 10)
+    starts = np.concatenate(([0], ends + 1))
+    stops = np.concatenate((ends, [len(buf)]))
+    lengths = stops - starts
+    # A line holding only "\r" is blank too.
+    cr_only = (lengths == 1) & (buf[np.minimum(starts, max(len(buf) - 1, 0))] == 13)
+    keep = (lengths > 0) & ~cr_only
+    return (np.flatnonzero(keep) + 1).astype(np.int64)
+
+
+def read_table(
+    data: bytes,
+    *,
+    source: str,
+    numeric: list[str],
+    text: list[str],
+    time_column: str,
+    time_format: str | None = None,
+    column_names: list[str] | None = None,
+) -> Table:
+    """Read ``data`` (``;``-separated, one header line) into typed columns.
+
+    ``column_names`` overrides the header (which is then skipped). Numeric and text columns
+    absent from the file are simply missing from the result. ``time_format`` is a strptime
+    format; ``None`` means ISO 8601 (with or without fraction and offset; naive means UTC).
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    header_end = data.find(b"\n")
+    header = data[: header_end if header_end >= 0 else len(data)].decode("utf-8", "replace")
+    names = column_names or [h.strip() for h in header.strip("\r").split(";")]
+    if time_column not in names:
+        raise ValueError(f"{source}: no {time_column!r} column in the header {header[:200]!r}")
+    present_numeric = [c for c in numeric if c in names]
+    present_text = [c for c in text if c in names]
+    invalid_rows: list[tuple[int, str, int, int]] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        invalid_rows.append((row.number, row.text, row.expected_columns, row.actual_columns))
+        return "skip"
+
+    read_options = pacsv.ReadOptions(
+        use_threads=False,
+        block_size=min(max(len(data) + 1024, 1 << 16), 1 << 24),
+        column_names=names,
+        skip_rows=1,
+        encoding="utf8",
+    )
+    parse_options = pacsv.ParseOptions(
+        delimiter=";", quote_char=False, invalid_row_handler=on_invalid
+    )
+    include = [time_column, *present_numeric, *present_text]
+    fast_types: dict[str, pa.DataType] = {c: pa.float64() for c in present_numeric}
+    fast_types.update({c: pa.string() for c in present_text})
+    fast_types[time_column] = pa.timestamp("s")
+    parsers = [time_format] if time_format else [pacsv.ISO8601]
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=read_options,
+            parse_options=parse_options,
+            convert_options=pacsv.ConvertOptions(
+                column_types=fast_types,
+                null_values=NULLS,
+                strings_can_be_null=True,
+                include_columns=include,
+                timestamp_parsers=parsers,
+            ),
+        )
+        fast = True
+    except pa.ArrowInvalid:
+        invalid_rows.clear()
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=read_options,
+            parse_options=parse_options,
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in include},
+                null_values=NULLS,
+                strings_can_be_null=True,
+                include_columns=include,
+            ),
+        )
+        fast = False
+
+    # Map parser row numbers (non-blank rows, header = 1) to physical line numbers.
+    nonblank = _nonblank_lines(data)
+    skipped = {number for number, *_ in invalid_rows}
+    data_rows = np.arange(2, len(nonblank) + 1, dtype=np.int64)
+    if skipped:
+        data_rows = data_rows[~np.isin(data_rows, np.fromiter(skipped, dtype=np.int64))]
+    line = nonblank[data_rows - 1] if len(data_rows) else np.empty(0, dtype=np.int64)
+    if len(line) != table.num_rows:  # defensive: never mislabel lines
+        line = np.zeros(table.num_rows, dtype=np.int64)
+    rejections = [
+        Rejection(
+            source,
+            int(nonblank[number - 1]) if 0 < number <= len(nonblank) else None,
+            f"expected {expected} fields, found {actual}",
+        )
+        for number, _text, expected, actual in invalid_rows
+    ]
+
+    result = Table(
+        numeric={},
+        bad_numeric={},
+        bad_text={},
+        text={c: table.column(c).to_pylist() for c in present_text},
+        time=np.empty(0, dtype=np.int64),
+        bad_time=np.empty(0, dtype=np.bool_),
+        raw_time=None,
+        line=line,
+        rows_read=table.num_rows + len(invalid_rows),
+        rejections=rejections,
+    )
+    if fast:
+        times = table.column(time_column)
+        result.bad_time = np.asarray(times.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        result.time = np.asarray(
+            times.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64
+        )
+        for c in present_numeric:
+            col = table.column(c)
+            result.numeric[c] = np.asarray(
+                col.fill_null(np.nan).to_numpy(zero_copy_only=False), dtype=np.float64
+            )
+            result.bad_numeric[c] = np.zeros(table.num_rows, dtype=bool)
+        return result
+
+    raw_times = table.column(time_column)
+    result.time, result.bad_time = _parse_times(raw_times, time_format)
+    result.raw_time = raw_times.to_pylist()
+    for c in present_numeric:
+        col = table.column(c)
+        ok = pc.match_substring_regex(col, _NUMBER)
+        # Present but not a number → bad; missing (null) → NaN, not an error.
+        bad = pc.and_(pc.invert(ok.fill_null(True)), col.is_valid())
+        cleaned = pc.if_else(ok.fill_null(False), col, pa.scalar(None, pa.string()))
+        result.numeric[c] = np.asarray(
+            pc.cast(cleaned, pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False),
+            dtype=np.float64,
+        )
+        result.bad_numeric[c] = np.asarray(bad.to_numpy(zero_copy_only=False), dtype=bool)
+        result.bad_text[c] = {
+            i: str(col[i].as_py()) for i in np.flatnonzero(result.bad_numeric[c]).tolist()
+        }
+    return result
+
+
+_ISO_TAIL = re.compile(r"(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
+
+
+def _parse_times(
+    raw: pa.ChunkedArray, time_format: str | None
+) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Parse text times to Unix seconds; returns (seconds, bad mask). Naive times are UTC."""
+    fmt = time_format or "%Y-%m-%dT%H:%M:%S"
+    head = pc.utf8_slice_codeunits(raw, 0, 19)
+    if time_format is None:  # accept "YYYY-MM-DD HH:MM:SS" as ISO 8601 does
+        head = pc.replace_substring(head, " ", "T", max_replacements=1)
+    parsed = pc.strptime(head, format=fmt, unit="s", error_is_null=True)
+    seconds = np.asarray(
+        parsed.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64
+    )
+    bad = np.asarray(parsed.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    lengths = np.asarray(
+        pc.utf8_length(raw).fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64
+    )
+    # Longer ISO forms (fraction, offset) are rare (2015–2016 archive files): do them one by one.
+    for i in np.flatnonzero((lengths > 19) | (bad & (lengths > 0))).tolist():
+        text = raw[i].as_py()
+        when = _parse_iso(text) if time_format is None else None
+        if when is None and time_format is not None:
+            try:
+                when = datetime.strptime(text.strip(), time_format).replace(tzinfo=UTC)
+            except ValueError:
+                when = None
+        if when is None:
+            bad[i] = True
+        else:
+            seconds[i] = int(when.timestamp())
+            bad[i] = False
+    return seconds, bad
+
+
+def _parse_iso(text: str) -> datetime | None:
+    text = text.strip()
+    if not text or not _ISO_TAIL.search(text):
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
+def is_null_token(text: str | None) -> bool:
+    return text is None or text.strip() in _NULL_SET
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnSpec:
+    """Column ``column`` holds ``variable`` × ``scale`` for sensor ``sensor`` (None: per row)."""
+
+    column: str
+    variable: int
+    scale: float = 1.0
+    sensor: int | None = None
+
+
+def collect(
+    table: Table,
+    specs: list[ColumnSpec],
+    *,
+    row_sensor: NDArray[np.int64] | None,
+    row_ok: NDArray[np.bool_],
+    source: str,
+) -> tuple[list[Readings], list[Rejection]]:
+    """Turn mapped columns into readings (one part per column) and report unreadable values.
+
+    ``row_ok`` marks rows whose time and identity are usable; other rows were reported already.
+    """
+    parts: list[Readings] = []
+    rejections: list[Rejection] = []
+    for spec in specs:
+        values = table.numeric.get(spec.column)
+        if values is None:
+            continue
+        bad = table.bad_numeric[spec.column] & row_ok
+        for i in np.flatnonzero(bad).tolist():
+            raw = table.bad_text.get(spec.column, {}).get(i, "?")
+            rejections.append(
+                Rejection(
+                    source, int(table.line[i]) or None, f"{raw[:40]!r} is not a number", spec.column
+                )
+            )
+        keep = row_ok & ~np.isnan(values)
+        idx = np.flatnonzero(keep)
+        if not len(idx):
+            continue
+        scaled = values[idx] * spec.scale if spec.scale != 1.0 else values[idx]
+        if spec.scale != 1.0:
+            scaled = np.round(scaled, 6)
+        sensors = (
+            np.full(len(idx), spec.sensor, dtype=np.int64)
+            if spec.sensor is not None
+            else (row_sensor[idx] if row_sensor is not None else np.zeros(len(idx), np.int64))
+        )
+        parts.append(
+            Readings(
+                [],
+                sensors,
+                np.full(len(idx), spec.variable, dtype=np.int64),
+                table.time[idx],
+                scaled,
+                table.line[idx],
+            )
+        )
+    return parts, rejections
+
+
+def time_rejections(table: Table, source: str, column: str) -> list[Rejection]:
+    """Rejections for rows whose time could not be read."""
+    out = []
+    for i in np.flatnonzero(table.bad_time).tolist():
+        raw = table.raw_time[i] if table.raw_time is not None else None
+        shown = f"{raw[:40]!r}" if raw else "missing"
+        out.append(
+            Rejection(source, int(table.line[i]) or None, f"time {shown} is not readable", column)
+        )
+    return out

@@ -1,0 +1,333 @@
+"""Streaming ingest: device pushes, MQTT messages and batch-API calls.
+
+A request becomes a :class:`StreamBatch` (one device's readings) handed to the writer as a
+:class:`StreamWrite` job. Jobs that queue up together are stored with one statement per table, in
+one transaction; the caller's future resolves after the commit, so an HTTP 2xx or an MQTT
+acknowledgement is only sent for durable data.
+
+Per reading the writer computes the quality flags (implausible value, stuck series, humid air —
+pairing PM with the node's humidity in the same push, or the node's latest humidity reading) and
+updates the latest values, the hourly aggregates and the queue of days to roll up.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from smartdistricts.calc.quality import humidity_flags
+from smartdistricts.config import Settings
+from smartdistricts.nomenclature import PARTICULATE, VARIABLES, Flag
+from smartdistricts.services.flagging import RH_ID
+from smartdistricts.services.rollup import (
+    add_to_hourly,
+    hour_ranges,
+    hourly_increments,
+    queue_days,
+    recompute_hourly,
+    roll_up_pending,
+)
+from smartdistricts.services.sensors import SensorDirectory
+from smartdistricts.store.base import Store, Tx
+from smartdistricts.store.sources import source_id
+
+__all__ = ["IngestService", "StreamBatch", "StreamResult", "StreamWrite"]
+
+_PM = frozenset(v.id for v in VARIABLES if v.name in PARTICULATE)
+_SOFT = {v.id: (v.soft_min, v.soft_max) for v in VARIABLES}
+
+_INSERT = (
+    "INSERT INTO measurements (sensor_id, variable_id, time, value, flags, source_id)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+_LATEST = """
+INSERT INTO latest (sensor_id, variable_id, time, value, flags, run_start, run_count)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (sensor_id, variable_id) DO UPDATE SET
+  time = excluded.time, value = excluded.value, flags = excluded.flags,
+  run_start = excluded.run_start, run_count = excluded.run_count
+WHERE excluded.time >= latest.time
+"""
+
+
+@dataclass(slots=True)
+class StreamBatch:
+    """One request's readings from one device: (sensor type, variable id, time, value)."""
+
+    device_uid: str
+    readings: list[tuple[str, int, int, float]]
+    source: str
+    received_at: int
+    software_version: str | None = None
+    signal: float | None = None
+    interval_s: float | None = None
+    body_hash: str | None = None
+    remote_addr: str | None = None
+    #: Create the device in quarantine if it does not exist (open registration).
+    register: bool = False
+    register_secret_hash: str | None = None
+
+
+@dataclass(slots=True)
+class StreamResult:
+    outcome: Literal["stored", "duplicate", "unknown_device", "disabled"]
+    stored: int = 0
+    quarantined: bool = False
+    device_id: int | None = None
+
+
+@dataclass(slots=True)
+class _Device:
+    id: int
+    status: str
+    last_hash: str | None
+    last_push_at: int | None
+
+
+@dataclass(slots=True)
+class _Run:
+    time: int
+    value: float
+    flags: int
+    start: int
+    count: int
+
+
+class StreamWrite:
+    """Writer job for one :class:`StreamBatch`; neighbours are written together."""
+
+    __slots__ = ("batch", "service")
+
+    def __init__(self, service: IngestService, batch: StreamBatch) -> None:
+        self.service = service
+        self.batch = batch
+
+    def __call__(self, tx: Tx) -> StreamResult:
+        return self.service.write_stream(tx, [self.batch])[0]
+
+    @classmethod
+    def run_batch(cls, tx: Tx, jobs: list[StreamWrite]) -> list[StreamResult]:
+        return jobs[0].service.write_stream(tx, [job.batch for job in jobs])
+
+
+@dataclass
+class IngestService:
+    """Writes readings; its caches belong to the writer thread and change only after commits."""
+
+    store: Store
+    settings: Settings
+    sensors: SensorDirectory = field(default_factory=SensorDirectory)
+
+    def __post_init__(self) -> None:
+        self._devices: dict[str, _Device] = {}
+        self._runs: dict[tuple[int, int], _Run] = {}
+        self._loaded_sensors: set[int] = set()
+        self._humidity: dict[int, tuple[int, float]] = {}
+        self.tz = self.settings.tz
+        self.store.writer.add_idle_task(self._roll_up, 1.0)
+
+    # -- public ------------------------------------------------------------------------------
+    async def submit(self, batch: StreamBatch) -> StreamResult:
+        """Store a batch; returns once it is durable."""
+        return await self.store.awrite(StreamWrite(self, batch))
+
+    def write(self, batch: StreamBatch) -> StreamResult:
+        return self.store.write(StreamWrite(self, batch))
+
+    def _roll_up(self, tx: Tx) -> bool:
+        return roll_up_pending(tx, self.tz)
+
+    # -- writer side -------------------------------------------------------------------------
+    def _device(self, tx: Tx, batch: StreamBatch) -> _Device | None:
+        device = self._devices.get(batch.device_uid)
+        if device is not None:
+            # Status can change from the CLI (approve, disable): re-read it cheaply.
+            row = tx.one("SELECT status FROM devices WHERE id = ?", (device.id,))
+            if row is None:
+                self._devices.pop(batch.device_uid, None)
+                device = None
+            else:
+                device.status = row[0]
+        if device is None:
+            row = tx.one(
+                "SELECT id, status, last_push_hash, last_push_at FROM devices WHERE uid = ?",
+                (batch.device_uid,),
+            )
+            if row is None and batch.register:
+                device_id = tx.insert_id(
+                    "INSERT INTO devices (uid, kind, status, secret_hash, last_address)"
+                    " VALUES (?, 'airrohr', 'quarantine', ?, ?) RETURNING id",
+                    (batch.device_uid, batch.register_secret_hash, batch.remote_addr),
+                )
+                row = (device_id, "quarantine", None, None)
+            if row is None:
+                return None
+            device = _Device(int(row[0]), row[1], row[2], row[3])
+        return device
+
+    def _run(self, tx: Tx, sensor_id: int, variable_id: int) -> _Run | None:
+        if sensor_id not in self._loaded_sensors:
+            for var, t, value, flags, start, count in tx.query(
+                "SELECT variable_id, time, value, flags, run_start, run_count FROM latest"
+                " WHERE sensor_id = ?",
+                (sensor_id,),
+            ):
+                self._runs.setdefault(
+                    (sensor_id, int(var)),
+                    _Run(int(t), float(value), int(flags), int(start), int(count)),
+                )
+            self._loaded_sensors.add(sensor_id)
+        return self._runs.get((sensor_id, variable_id))
+
+    def write_stream(self, tx: Tx, batches: list[StreamBatch]) -> list[StreamResult]:
+        settings = self.settings
+        results: list[StreamResult] = []
+        rows: list[tuple[int, int, int, float, int, int]] = []
+        runs: dict[tuple[int, int], _Run] = {}
+        devices: dict[str, _Device] = {}
+        pushed: dict[str, tuple[str, int]] = {}  # body hashes seen in this transaction
+        humidity: dict[int, tuple[int, float]] = {}
+        device_rows = []
+        for batch in batches:
+            device = devices.get(batch.device_uid) or self._device(tx, batch)
+            if device is None:
+                results.append(StreamResult("unknown_device"))
+                continue
+            if device.status == "disabled":
+                results.append(StreamResult("disabled", device_id=device.id))
+                continue
+            last_hash, last_at = pushed.get(
+                batch.device_uid, (device.last_hash, device.last_push_at)
+            )
+            if (
+                batch.body_hash is not None
+                and batch.body_hash == last_hash
+                and last_at is not None
+                and batch.received_at - last_at <= settings.push_dedup_window_s
+            ):
+                results.append(StreamResult("duplicate", device_id=device.id))
+                continue
+            devices[batch.device_uid] = device
+            if batch.body_hash is not None:
+                pushed[batch.device_uid] = (batch.body_hash, batch.received_at)
+            src = source_id(batch.source)
+            pushed_rh = [v for _s, var, _t, v in batch.readings if var == RH_ID]
+            rh_time = batch.received_at
+            rh_value: float | None = None
+            if pushed_rh:
+                rh_value = float(np.median(pushed_rh))
+                humidity[device.id] = (rh_time, rh_value)
+            else:
+                known = humidity.get(device.id) or self._humidity.get(device.id)
+                rh_value = (
+                    known[1]
+                    if known is not None
+                    and abs(known[0] - batch.received_at) <= settings.humidity_pairing_s
+                    else None
+                )
+            for sensor_type, var, t, value in batch.readings:
+                sid = self.sensors.sensor_id(tx, device.id, sensor_type, batch.interval_s)
+                low, high = _SOFT[var]
+                flags = 0 if low <= value < high else int(Flag.OUT_OF_RANGE)
+                key = (sid, var)
+                prev = runs.get(key) or self._run(tx, sid, var)
+                if prev is None or t > prev.time:
+                    if prev is not None and value == prev.value:
+                        start, count = prev.start, prev.count + 1
+                    else:
+                        start, count = t, 1
+                    if (
+                        count >= settings.stuck_min_count
+                        and t - start >= settings.stuck_min_duration_s
+                    ):
+                        flags |= int(Flag.STUCK)
+                    newer = True
+                else:
+                    start, count, newer = prev.start, prev.count, False
+                if var in _PM and rh_value is not None:
+                    flags |= int(
+                        humidity_flags(
+                            rh_value, humid=settings.humid_threshold, fog=settings.fog_threshold
+                        )
+                    )
+                rows.append((sid, var, t, value, flags, src))
+                if newer:
+                    runs[key] = _Run(t, value, flags, start, count)
+            quarantined = device.status == "quarantine"
+            results.append(
+                StreamResult("stored", len(batch.readings), quarantined, device_id=device.id)
+            )
+            device_rows.append(
+                (
+                    batch.received_at,
+                    batch.remote_addr,
+                    batch.software_version,
+                    batch.signal,
+                    batch.interval_s,
+                    batch.body_hash,
+                    batch.received_at if batch.body_hash else None,
+                    device.id,
+                )
+            )
+        if rows:
+            self._store_rows(tx, rows, runs)
+        if device_rows:
+            tx.executemany(
+                "UPDATE devices SET last_seen_at = ?, last_address = coalesce(?, last_address),"
+                " software_version = coalesce(?, software_version),"
+                " last_signal = coalesce(?, last_signal),"
+                " send_interval_s = coalesce(?, send_interval_s),"
+                " last_push_hash = coalesce(?, last_push_hash),"
+                " last_push_at = coalesce(?, last_push_at) WHERE id = ?",
+                device_rows,
+            )
+            intervals = [
+                (b.interval_s, devices[b.device_uid].id)
+                for b in batches
+                if b.interval_s and b.device_uid in devices
+            ]
+            if intervals:
+                tx.executemany(
+                    "UPDATE sensors SET interval_s = ? WHERE device_id = ? AND interval_s <> ?",
+                    [(i, d, i) for i, d in intervals],
+                )
+
+        def commit() -> None:
+            self._runs.update(runs)
+            self._humidity.update(humidity)
+            for uid, device in devices.items():
+                if uid in pushed:
+                    device.last_hash, device.last_push_at = pushed[uid]
+                self._devices[uid] = device
+
+        tx.on_commit(commit)
+        return results
+
+    def _store_rows(
+        self,
+        tx: Tx,
+        rows: list[tuple[int, int, int, float, int, int]],
+        runs: dict[tuple[int, int], _Run],
+    ) -> None:
+        inserted = tx.executemany(_INSERT, rows)
+        arr = np.asarray([r[:3] for r in rows], dtype=np.int64)
+        sensor, variable, times = arr[:, 0], arr[:, 1], arr[:, 2]
+        if inserted == len(rows):
+            values = np.asarray([r[3] for r in rows], dtype=np.float64)
+            flags = np.asarray([r[4] for r in rows], dtype=np.int64)
+            add_to_hourly(tx, hourly_increments(sensor, variable, times, values, flags))
+        else:  # some were duplicates: recompute the touched hours from what is stored
+            recompute_hourly(tx, hour_ranges(sensor, variable, times))
+        if runs:
+            tx.executemany(
+                _LATEST,
+                [(s, v, r.time, r.value, r.flags, r.start, r.count) for (s, v), r in runs.items()],
+            )
+        queue_days(tx, sensor, variable, times, self.tz)
+
+
+def now_s() -> int:
+    return int(time.time())
