@@ -9,7 +9,7 @@ DB     ?= sqlite:///$(CURDIR)/var/smartdistricts.db
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint typecheck unit bench lock clean services
+.PHONY: run test lint typecheck unit bench lock clean services docs
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml constraints.txt
 ## make run: set up .venv, create the SQLite database with demo data, serve the portal
 run: $(STAMP)
 	@mkdir -p var
-	$(BIN)/smartdistricts demo --db $(DB)
-	$(BIN)/smartdistricts serve --db $(DB) --host $(HOST) --port $(PORT) --simulate 4
+	$(BIN)/smartdistricts --db $(DB) demo
+	$(BIN)/smartdistricts --db $(DB) serve --host $(HOST) --port $(PORT) --simulate 4
 
 ## make test: set up .venv and run every check and test (CI=true: a missing service fails)
 test: $(STAMP)
@@ -44,6 +44,10 @@ unit: $(STAMP)
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { echo "bench: installing wrk"; apt-get install -y -q wrk >/dev/null; }
 	$(BIN)/python -m bench
+
+## make docs: regenerate docs/cli.md from the commands' --help (a test checks it is current)
+docs: $(STAMP)
+	$(BIN)/python -m smartdistricts.cli.reference docs/cli.md
 
 ## make lock: re-pin every dependency after a change to pyproject.toml
 lock:

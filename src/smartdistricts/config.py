@@ -15,6 +15,26 @@ __all__ = ["Settings"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+_SYNCHRONOUS = {"OFF", "NORMAL", "FULL", "EXTRA"}
+#: Whole-number settings and their smallest allowed value.
+_MINIMUM = {
+    "humidity_pairing_s": 0,
+    "stuck_min_count": 1,
+    "stuck_min_duration_s": 0,
+    "push_dedup_window_s": 0,
+    "device_pushes_per_minute": 0,
+    "auth_failures_per_minute": 0,
+    "registrations_per_hour": 0,
+}
+
+
+class _Invalid(ValueError):
+    """A setting with a bad value; ``from_env`` names its environment variable."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name = name
+        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +74,25 @@ class Settings:
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"timezone: unknown time zone {self.timezone!r}") from None
-        if not 0 < self.humid_threshold <= self.fog_threshold <= 100:
-            raise ValueError("humid_threshold and fog_threshold must satisfy 0 < humid ≤ fog ≤ 100")
+            raise _Invalid("timezone", f"unknown time zone {self.timezone!r}") from None
+        for name in ("humid_threshold", "fog_threshold"):
+            if not 0 < getattr(self, name) <= 100:
+                raise _Invalid(name, f"must lie in (0, 100] %, got {getattr(self, name)}")
+        if self.humid_threshold > self.fog_threshold:
+            raise _Invalid(
+                "humid_threshold",
+                f"{self.humid_threshold} must not exceed fog_threshold ({self.fog_threshold})",
+            )
+        if not 0 <= self.kappa < float("inf"):
+            raise _Invalid("kappa", f"must be a non-negative number, got {self.kappa}")
+        for name, minimum in _MINIMUM.items():
+            if getattr(self, name) < minimum:
+                raise _Invalid(name, f"must be at least {minimum}, got {getattr(self, name)}")
+        if self.sqlite_synchronous.upper() not in _SYNCHRONOUS:
+            raise _Invalid(
+                "sqlite_synchronous",
+                f"use one of {', '.join(sorted(_SYNCHRONOUS))}, got {self.sqlite_synchronous!r}",
+            )
 
     @property
     def tz(self) -> ZoneInfo:
@@ -64,15 +100,26 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
-        """Settings from ``SMARTDISTRICTS_*`` variables, then ``overrides`` (None = unset)."""
+        """Settings from ``SMARTDISTRICTS_*`` variables, then ``overrides`` (None = unset).
+
+        Errors name the environment variable when the bad value came from one.
+        """
         env = os.environ if environ is None else environ
+        defaults = cls()
         values: dict[str, Any] = {}
         for f in fields(cls):
             raw = env.get(f"SMARTDISTRICTS_{f.name.upper()}")
             if raw is not None:
-                values[f.name] = _convert(f.name, raw, type(getattr(cls(), f.name)))
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return replace(cls(), **values)
+                values[f.name] = _convert(f.name, raw, type(getattr(defaults, f.name)))
+        from_env = set(values)
+        given = {k: v for k, v in overrides.items() if v is not None}
+        values.update(given)
+        try:
+            return replace(defaults, **values)
+        except _Invalid as exc:
+            if exc.name in from_env and exc.name not in given:
+                raise ValueError(f"SMARTDISTRICTS_{exc.name.upper()}: {exc.message}") from None
+            raise
 
     @classmethod
     def names(cls) -> list[str]:

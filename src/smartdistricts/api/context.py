@@ -12,49 +12,14 @@ from starlette.requests import Request
 from smartdistricts.api.errors import ApiError
 from smartdistricts.api.limits import RateLimiter
 from smartdistricts.config import Settings
+from smartdistricts.services.access import DeviceDirectory
 from smartdistricts.services.ingest import IngestService
 from smartdistricts.store.base import Store
 
-__all__ = ["AppContext", "DeviceEntry", "basic_credentials", "client_address", "context"]
+__all__ = ["AppContext", "basic_credentials", "client_address", "context", "read_body"]
 
 MAX_BODY = 1_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceEntry:
-    id: int
-    uid: str
-    status: str
-    secret_hash: str | None
-    site_id: int | None
-
-
-@dataclass
-class DeviceDirectory:
-    """Device lookups for authentication, cached for a few seconds per device."""
-
-    store: Store
-    ttl: float = 5.0
-    _cache: dict[str, tuple[float, DeviceEntry | None]] = field(default_factory=dict)
-
-    def get(self, uid: str) -> DeviceEntry | None:
-        now = time.monotonic()
-        hit = self._cache.get(uid)
-        if hit is not None and now - hit[0] < self.ttl:
-            return hit[1]
-        row = self.store.read(
-            lambda tx: tx.one(
-                "SELECT id, uid, status, secret_hash, site_id FROM devices WHERE uid = ?", (uid,)
-            )
-        )
-        entry = None if row is None else DeviceEntry(int(row[0]), row[1], row[2], row[3], row[4])
-        if len(self._cache) > 200_000:
-            self._cache.clear()
-        self._cache[uid] = (now, entry)
-        return entry
-
-    def forget(self, uid: str) -> None:
-        self._cache.pop(uid, None)
+CHALLENGE = {"WWW-Authenticate": 'Basic realm="smartdistricts devices"'}
 
 
 @dataclass
@@ -101,10 +66,14 @@ def basic_credentials(request: Request) -> tuple[str, str] | None:
     try:
         decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
-        raise ApiError(401, "malformed Basic credentials", field="Authorization") from None
+        raise ApiError(
+            401, "malformed Basic credentials", field="Authorization", headers=CHALLENGE
+        ) from None
     user, sep, password = decoded.partition(":")
     if not sep:
-        raise ApiError(401, "malformed Basic credentials (no ':')", field="Authorization")
+        raise ApiError(
+            401, "malformed Basic credentials (no ':')", field="Authorization", headers=CHALLENGE
+        )
     return user, password
 
 

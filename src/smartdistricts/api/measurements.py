@@ -18,9 +18,8 @@ from smartdistricts.api.context import basic_credentials, client_address, contex
 from smartdistricts.api.errors import ApiError
 from smartdistricts.ingest.batch import BatchErrors, parse_batch
 from smartdistricts.ingest.records import IngestError
+from smartdistricts.services.access import find_api_key, find_sensors
 from smartdistricts.services.ingest import StreamBatch
-from smartdistricts.services.registry import check_api_key
-from smartdistricts.services.security import verify_secret
 from smartdistricts.store.writer import WriterOverloaded
 
 __all__ = ["post_measurements"]
@@ -44,24 +43,26 @@ def _api_key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
+def _failed(request: Request, message: str) -> ApiError:
+    """A failed authentication; too many from one address become 429."""
+    if not context(request).auth_failures.allow(client_address(request)):
+        return ApiError(429, "too many failed authentications", headers={"Retry-After": "60"})
+    return ApiError(401, message, field="Authorization")
+
+
 def _authenticate(request: Request) -> _Writer:
     ctx = context(request)
     key = _api_key(request)
     if key is not None:
-        found = ctx.store.read(lambda tx: check_api_key(tx, key))
+        found = find_api_key(ctx.store, key)
         if found is None:
-            ctx.auth_failures.allow(client_address(request))
-            raise ApiError(401, "unknown or revoked API key", field="Authorization")
-        if not found.scopes & {"write", "admin"}:
+            raise _failed(request, "unknown or revoked API key")
+        api_key, device_uid = found
+        if not api_key.scopes & {"write", "admin"}:
             raise ApiError(
                 403, "this API key may not write (scope 'write' needed)", field="Authorization"
             )
-        if found.device_id is None:
-            return _Writer(None, None)
-        uid = ctx.store.read(
-            lambda tx: tx.one("SELECT uid FROM devices WHERE id = ?", (found.device_id,))
-        )
-        return _Writer(found.device_id, None if uid is None else uid[0])
+        return _Writer(api_key.device_id, device_uid)
     credentials = basic_credentials(request)
     if credentials is None:
         raise ApiError(
@@ -71,14 +72,8 @@ def _authenticate(request: Request) -> _Writer:
         )
     user, password = credentials
     device = ctx.devices.get(user)
-    if (
-        device is None
-        or device.status == "disabled"
-        or not verify_secret(password, device.secret_hash)
-    ):
-        if not ctx.auth_failures.allow(client_address(request)):
-            raise ApiError(429, "too many failed authentications", headers={"Retry-After": "60"})
-        raise ApiError(401, "wrong device credentials", field="Authorization")
+    if device is None or device.status == "disabled" or not device.accepts(password):
+        raise _failed(request, "wrong device credentials")
     return _Writer(device.id, device.uid)
 
 
@@ -98,26 +93,18 @@ async def post_measurements(request: Request) -> Response:
     except IngestError as exc:
         raise ApiError(exc.status, exc.message, field=exc.field) from None
 
-    sensor_ids = sorted({int(i.sensor) for i in items if isinstance(i.sensor, int)})
-    known: dict[int, tuple[str, str, int]] = {}
-    if sensor_ids:
-        marks = ",".join("?" * len(sensor_ids))
-        rows = ctx.store.read(
-            lambda tx: tx.query(
-                "SELECT s.id, d.uid, s.type, d.id FROM sensors s JOIN devices d"
-                f" ON d.id = s.device_id WHERE s.id IN ({marks})",
-                sensor_ids,
-            )
-        )
-        known = {int(r[0]): (r[1], r[2], int(r[3])) for r in rows}
+    known = find_sensors(
+        ctx.store, sorted({int(i.sensor) for i in items if isinstance(i.sensor, int)})
+    )
     batches: dict[str, StreamBatch] = {}
     now = int(time.time())
     for n, item in enumerate(items):
         if isinstance(item.sensor, int):
             if item.sensor not in known:
                 raise ApiError(422, f"no sensor {item.sensor}", field=f"[{n}].sensor")
-            uid, stype, device_id = known[item.sensor]
-            if writer.device_id is not None and device_id != writer.device_id:
+            entry = known[item.sensor]
+            uid, stype = entry.device_uid, entry.type
+            if writer.device_id is not None and entry.device_id != writer.device_id:
                 raise ApiError(
                     403, f"sensor {item.sensor} belongs to another device", field=f"[{n}].sensor"
                 )

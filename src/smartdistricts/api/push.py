@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from smartdistricts.api.context import (
+    CHALLENGE,
     basic_credentials,
     client_address,
     context,
@@ -26,12 +27,10 @@ from smartdistricts.api.errors import ApiError
 from smartdistricts.ingest.airrohr import MAX_BODY, parse_push
 from smartdistricts.ingest.records import IngestError
 from smartdistricts.services.ingest import StreamBatch
-from smartdistricts.services.security import hash_secret, verify_secret
+from smartdistricts.services.security import hash_secret
 from smartdistricts.store.writer import WriterOverloaded
 
 __all__ = ["push_sensor_community"]
-
-_CHALLENGE = {"WWW-Authenticate": 'Basic realm="smartdistricts devices"'}
 
 
 def _auth_failure(
@@ -45,7 +44,7 @@ def _auth_failure(
             "too many failed authentications from this address; wait a minute",
             headers={"Retry-After": "60"},
         )
-    return ApiError(status, message, field=field, headers=_CHALLENGE if status == 401 else None)
+    return ApiError(status, message, field=field, headers=CHALLENGE if status == 401 else None)
 
 
 async def push_sensor_community(request: Request) -> Response:
@@ -80,13 +79,23 @@ async def push_sensor_community(request: Request) -> Response:
     else:
         if device.status == "disabled":
             raise ApiError(403, f"device {push.device_uid!r} is disabled", field="X-Sensor")
-        if device.secret_hash:
+        if device.secret_hash is None:
+            # Only a device that registered itself without a password (open registration) may
+            # push without one, and only while it waits in quarantine. Imported devices have no
+            # password until the operator issues one.
+            if not (device.status == "quarantine" and ctx.settings.open_registration):
+                raise _auth_failure(
+                    request,
+                    f"device {push.device_uid!r} has no credentials yet; issue them with"
+                    f" 'smartdistricts devices secret {push.device_uid}'",
+                )
+        else:
             if credentials is None:
                 raise _auth_failure(request, "credentials required (HTTP Basic)")
             user, password = credentials
             if user not in (push.device_uid, ""):
                 raise _auth_failure(request, "the user must be the device id (X-Sensor)")
-            if not verify_secret(password, device.secret_hash):
+            if not device.accepts(password):
                 raise _auth_failure(request, "wrong device credentials")
     if not ctx.device_pushes.allow(push.device_uid):
         retry = ctx.device_pushes.retry_after(push.device_uid)
@@ -105,6 +114,7 @@ async def push_sensor_community(request: Request) -> Response:
         remote_addr=address,
         register=register,
         register_secret_hash=secret_hash,
+        stamped=True,
     )
     try:
         result = await ctx.ingest.submit(batch)

@@ -41,8 +41,10 @@ def haversine_km(
 
 
 def _in_ring(x: NDArray[np.float64], y: NDArray[np.float64], ring: Any) -> NDArray[np.bool_]:
-    """Even–odd ray casting of points (x, y) against one closed ring."""
+    """Even–odd ray casting of points (x, y) against one ring (closed here if it is not)."""
     pts = np.asarray(ring, dtype=np.float64)
+    if len(pts) and not np.array_equal(pts[0], pts[-1]):
+        pts = np.vstack([pts, pts[:1]])
     xi, yi = pts[:-1, 0], pts[:-1, 1]
     xj, yj = pts[1:, 0], pts[1:, 1]
     inside = np.zeros(x.shape, dtype=bool)

@@ -24,6 +24,8 @@ __all__ = [
 _SIZE = max(v.id for v in VARIABLES) + 1
 _SOFT_MIN = np.full(_SIZE, -np.inf)
 _SOFT_MAX = np.full(_SIZE, np.inf)
+_KNOWN = np.zeros(_SIZE, dtype=bool)
+_KNOWN[[v.id for v in VARIABLES]] = True
 for _v in VARIABLES:
     _SOFT_MIN[_v.id] = _v.soft_min
     _SOFT_MAX[_v.id] = _v.soft_max
@@ -42,7 +44,13 @@ def range_flags(variable_id: ArrayLike, value: ArrayLike) -> NDArray[np.int64]:
     Returns
     -------
     flags : array of int64
-        ``Flag.OUT_OF_RANGE`` (1) or 0 per reading.
+        ``Flag.OUT_OF_RANGE`` (1) or 0 per reading; NaN is out of range, as in
+        :meth:`~smartdistricts.nomenclature.Variable.implausible`.
+
+    Raises
+    ------
+    ValueError
+        When a variable id names no variable.
 
     Notes
     -----
@@ -57,8 +65,12 @@ def range_flags(variable_id: ArrayLike, value: ArrayLike) -> NDArray[np.int64]:
     """
     vid = np.asarray(variable_id, dtype=np.int64)
     v = np.asarray(value, dtype=np.float64)
-    bad = (v < _SOFT_MIN[vid]) | (v >= _SOFT_MAX[vid])
-    return np.where(bad, int(Flag.OUT_OF_RANGE), 0).astype(np.int64)
+    index = np.clip(vid, 0, _SIZE - 1)
+    known = _KNOWN[index] & (index == vid)
+    if not known.all():
+        raise ValueError(f"variable_id: unknown variable id(s) {sorted(set(vid[~known].tolist()))}")
+    ok = (v >= _SOFT_MIN[index]) & (v < _SOFT_MAX[index])
+    return np.where(ok, 0, int(Flag.OUT_OF_RANGE)).astype(np.int64)
 
 
 def humidity_flags(

@@ -33,6 +33,9 @@ __all__ = [
 MAX_BODY = 1_000_000
 MAX_VALUES = 200
 _UID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+#: What the firmware prints: a plain decimal (``"7.06"``, ``"-67"``, ``"1.2e3"``). Python's
+#: ``float`` alone would also take ``"1_0"``, non-ASCII digits and ``"nan"``.
+_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,18 +167,20 @@ def device_uid_from_body(doc: dict[str, object]) -> str | None:
     return None
 
 
-def _number(raw: object, where: str) -> float:
-    """A firmware value: a JSON string (or number) holding a finite decimal."""
+def _number(raw: object, where: str, *, unit: str = "") -> float:
+    """A firmware value: a JSON string (or number) holding a finite decimal.
+
+    ``unit`` is a suffix old firmware appended (``"-42 dBm"``) and that is tolerated.
+    """
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
         raise IngestError(where, "must be a number or a string holding a number")
     if isinstance(raw, str):
         text = raw.strip()
-        if text.endswith("dBm"):  # very old firmware: "signal": "-42 dBm"
-            text = text[:-3].strip()
-        try:
-            number = float(text)
-        except ValueError:
-            raise IngestError(where, f"{raw[:40]!r} is not a number") from None
+        if unit and text.endswith(unit):
+            text = text[: -len(unit)].strip()
+        if not _DECIMAL.fullmatch(text):
+            raise IngestError(where, f"{raw[:40]!r} is not a finite decimal number")
+        number = float(text)
     else:
         number = float(raw)
     if not math.isfinite(number):
@@ -231,7 +236,9 @@ def parse_push(
             )
     if not _UID.match(uid):
         raise IngestError(
-            "X-Sensor", f"{uid[:70]!r} is not a device id like esp8266-13597771", status=400
+            "X-Sensor" if (x_sensor or "").strip() else "esp8266id",
+            f"{uid[:70]!r} is not a device id like esp8266-13597771",
+            status=400,
         )
     named = device_uid_from_body(doc)
     if named is not None and x_sensor and named.split("-", 1)[1] != uid.split("-", 1)[-1]:
@@ -268,14 +275,17 @@ def parse_push(
         if kind in seen:
             raise IngestError(f"{where}.value_type", f"{kind!r} appears twice")
         seen.add(kind)
-        number = _number(item["value"], f"{where}.value")
         mapped = table.get(kind)
         if mapped is None:
             if kind in STATUS:
-                push.status[kind] = number
+                unit = "dBm" if kind == "signal" else ""
+                push.status[kind] = _number(item["value"], f"{where}.value", unit=unit)
             else:
+                # Unknown types (and IGNORED ones: GPS fixes, PPD42NS durations) are listed,
+                # not read: their values need not be numbers (GPS_timestamp is a date).
                 push.ignored.append(kind)
             continue
+        number = _number(item["value"], f"{where}.value")
         var = variable(mapped.variable)
         value = round(number * mapped.scale, 6) if mapped.scale != 1.0 else number
         if var.refuses(value):

@@ -39,7 +39,8 @@ class BatchErrors(IngestError):
 
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         field, message = problems[0]
-        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        n = len(problems) - 1
+        more = f" (and {n} more problem{'s' if n > 1 else ''})" if n else ""
         super().__init__(field, message + more)
         self.problems = problems
 

@@ -14,6 +14,7 @@ Source: opendata-stuttgart/madavi-api ``data.php`` @ d19c06c, and the real file 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +69,19 @@ def _layout(header: list[str], first_row_fields: int) -> list[str]:
     return header
 
 
+def _usual_field_count(body: bytes, *, default: int, sample: int = 50) -> int:
+    """The most common field count of the first ``sample`` non-blank lines of ``body``.
+
+    One truncated or blank line at the top must not decide the layout of the whole file.
+    """
+    counts = Counter(
+        line.count(b";") + 1
+        for line in body[: 1 << 16].split(b"\n")[:sample]
+        if line.strip(b" \t\r")
+    )
+    return counts.most_common(1)[0][0] if counts else default
+
+
 def read_madavi_csv(path: str, *, device_uid: str | None = None) -> ParsedFile:
     """Read one Madavi file; the device comes from the file name unless given."""
     if device_uid is None:
@@ -83,10 +97,9 @@ def read_madavi_csv(path: str, *, device_uid: str | None = None) -> ParsedFile:
 
 def parse_madavi_csv(data: bytes, *, source: str, device_uid: str) -> ParsedFile:
     """Parse the bytes of one Madavi file for device ``device_uid``."""
-    lines = data.split(b"\n", 2)
-    header = [h.strip() for h in lines[0].decode("utf-8", "replace").strip("\ufeff\r").split(";")]
-    first = lines[1].strip(b"\r") if len(lines) > 1 else b""
-    names = _layout(header, len(first.split(b";")) if first else len(header))
+    head, _, body = data.partition(b"\n")
+    header = [h.strip() for h in head.decode("utf-8", "replace").strip("\ufeff\r").split(";")]
+    names = _layout(header, _usual_field_count(body, default=len(header)))
     mapped = [c for c in names if c in VARIABLE_MAP]
     table = read_table(
         data,

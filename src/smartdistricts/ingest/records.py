@@ -7,6 +7,7 @@ and units stop here: past this boundary a reading is ``(sensor, variable id, UTC
 
 from __future__ import annotations
 
+import datetime as _dt
 import time as _time
 from dataclasses import dataclass, field
 
@@ -137,6 +138,14 @@ for _v in VARIABLES:
 _NAMES = {v.id: v for v in VARIABLES}
 
 
+def _iso(seconds: int) -> str:
+    """``2018-03-07T00:00:26Z`` for messages (the raw number when out of datetime's range)."""
+    try:
+        return _dt.datetime.fromtimestamp(seconds, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return str(seconds)
+
+
 def split_refused(
     readings: Readings, source: str, *, now: float | None = None
 ) -> tuple[Readings, list[Rejection]]:
@@ -162,7 +171,7 @@ def split_refused(
         line = int(readings.line[i]) or None
         if bad_time[i]:
             when = "in the future" if readings.time[i] > now else "before 2000"
-            reason = f"time {int(readings.time[i])} is {when}"
+            reason = f"time {_iso(int(readings.time[i]))} is {when}"
             rejections.append(Rejection(source, line, reason, "time"))
         else:
             reason = (

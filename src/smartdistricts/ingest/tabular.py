@@ -3,7 +3,8 @@
 Clean files take the fast path: Arrow's CSV parser with typed columns (C++, no Python per row).
 When a value cannot be converted, the file is read again with text columns and checked
 value by value (still vectorised), so that every bad line is reported with its line number and
-the rest is imported. Lines with the wrong number of fields are reported and skipped.
+the rest is imported. Lines with the wrong number of fields or bytes that are not UTF-8 are
+reported and skipped. Line numbers are physical lines of the file (``\n``-terminated, header = 1).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -27,20 +29,30 @@ __all__ = ["ColumnSpec", "Table", "collect", "open_bytes", "read_table", "time_r
 NULLS = ["", "nan", "NaN", "NAN", "null", "NULL", "None", "unavailable", "-"]
 _NUMBER = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$"
 _NULL_SET = frozenset(NULLS)
+_NULL_ARRAY = pa.array(NULLS, pa.string())
 
 
 def open_bytes(path: str) -> bytes:
-    """A file's bytes, transparently un-gzipped."""
+    """A file's bytes, transparently un-gzipped.
+
+    A damaged or truncated gzip file (an interrupted download) raises ``ValueError``.
+    """
     with open(path, "rb") as fh:
         data = fh.read()
     if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
+        try:
+            data = gzip.decompress(data)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise ValueError(f"{path}: damaged or truncated gzip file ({exc})") from None
     return data
 
 
 @dataclass(slots=True)
 class Table:
-    """Columns of one file; ``line`` gives each row's 1-based line number in the file."""
+    """Columns of one file; ``line`` gives each row's 1-based line number in the file.
+
+    ``bad_text`` and ``raw_time`` keep the text of unreadable values (by row) for messages.
+    """
 
     numeric: dict[str, NDArray[np.float64]]
     bad_numeric: dict[str, NDArray[np.bool_]]
@@ -48,7 +60,7 @@ class Table:
     text: dict[str, list[str | None]]
     time: NDArray[np.int64]
     bad_time: NDArray[np.bool_]
-    raw_time: list[str | None] | None
+    raw_time: dict[int, str]
     line: NDArray[np.int64]
     rows_read: int
     rejections: list[Rejection] = field(default_factory=list)
@@ -65,6 +77,45 @@ def _nonblank_lines(data: bytes) -> NDArray[np.int64]:
     cr_only = (lengths == 1) & (buf[np.minimum(starts, max(len(buf) - 1, 0))] == 13)
     keep = (lengths > 0) & ~cr_only
     return (np.flatnonzero(keep) + 1).astype(np.int64)
+
+
+_LONE_CR = re.compile(rb"\r(?!\n)")
+_SPACE_LINE = re.compile(rb"(?m)^[ \t]+(?=\r?$)")
+
+
+def _sanitize(data: bytes, source: str) -> tuple[bytes, list[Rejection]]:
+    """Make ``data`` safe for Arrow without changing its line numbering.
+
+    Arrow also ends a row at a lone ``\r``, which would shift every later line number, so a lone
+    ``\r`` becomes a space (``\r``-only files become ``\n`` files). Lines of spaces become blank.
+    Data lines that are not valid UTF-8 are blanked and reported (Arrow would fail the file).
+    """
+    if b"\r" in data:
+        if b"\n" not in data:
+            data = data.replace(b"\r", b"\n")
+        elif data.count(b"\r") != data.count(b"\r\n"):
+            data = _LONE_CR.sub(b" ", data)
+    if data[:1] in (b" ", b"\t") or b"\n " in data or b"\n\t" in data:
+        data = _SPACE_LINE.sub(b"", data)
+    if data.isascii():
+        return data, []
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return data, []
+    lines = data.split(b"\n")
+    rejections = []
+    for number, text in enumerate(lines[1:], start=2):
+        try:
+            text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            rejections.append(
+                Rejection(source, number, f"not valid UTF-8 (byte {exc.start + 1} of the line)")
+            )
+            lines[number - 1] = b""
+    return b"\n".join(lines), rejections
 
 
 def read_table(
@@ -85,6 +136,7 @@ def read_table(
     """
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    data, undecodable = _sanitize(data, source)
     header_end = data.find(b"\n")
     header = data[: header_end if header_end >= 0 else len(data)].decode("utf-8", "replace")
     names = column_names or [h.strip() for h in header.strip("\r").split(";")]
@@ -111,8 +163,9 @@ def read_table(
     include = [time_column, *present_numeric, *present_text]
     fast_types: dict[str, pa.DataType] = {c: pa.float64() for c in present_numeric}
     fast_types.update({c: pa.string() for c in present_text})
-    fast_types[time_column] = pa.timestamp("s")
-    parsers = [time_format] if time_format else [pacsv.ISO8601]
+    # Times are always read as text: Arrow's own timestamp parsing accepts truncated values
+    # ("2018-03-07" as midnight) that must be refused.
+    fast_types[time_column] = pa.string()
     try:
         table = pacsv.read_csv(
             io.BytesIO(data),
@@ -123,7 +176,6 @@ def read_table(
                 null_values=NULLS,
                 strings_can_be_null=True,
                 include_columns=include,
-                timestamp_parsers=parsers,
             ),
         )
         fast = True
@@ -151,7 +203,7 @@ def read_table(
     line = nonblank[data_rows - 1] if len(data_rows) else np.empty(0, dtype=np.int64)
     if len(line) != table.num_rows:  # defensive: never mislabel lines
         line = np.zeros(table.num_rows, dtype=np.int64)
-    rejections = [
+    rejections = undecodable + [
         Rejection(
             source,
             int(nonblank[number - 1]) if 0 < number <= len(nonblank) else None,
@@ -167,17 +219,15 @@ def read_table(
         text={c: table.column(c).to_pylist() for c in present_text},
         time=np.empty(0, dtype=np.int64),
         bad_time=np.empty(0, dtype=np.bool_),
-        raw_time=None,
+        raw_time={},
         line=line,
-        rows_read=table.num_rows + len(invalid_rows),
+        rows_read=table.num_rows + len(invalid_rows) + len(undecodable),
         rejections=rejections,
     )
+    raw_times = table.column(time_column)
+    result.time, result.bad_time = _parse_times(raw_times, time_format)
+    result.raw_time = {i: raw_times[i].as_py() for i in np.flatnonzero(result.bad_time).tolist()}
     if fast:
-        times = table.column(time_column)
-        result.bad_time = np.asarray(times.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-        result.time = np.asarray(
-            times.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64
-        )
         for c in present_numeric:
             col = table.column(c)
             result.numeric[c] = np.asarray(
@@ -186,11 +236,10 @@ def read_table(
             result.bad_numeric[c] = np.zeros(table.num_rows, dtype=bool)
         return result
 
-    raw_times = table.column(time_column)
-    result.time, result.bad_time = _parse_times(raw_times, time_format)
-    result.raw_time = raw_times.to_pylist()
     for c in present_numeric:
-        col = table.column(c)
+        # Arrow's cast takes neither surrounding spaces nor " nan ": trim, then re-check nulls.
+        col = pc.utf8_trim_whitespace(table.column(c))
+        col = pc.if_else(pc.is_in(col, value_set=_NULL_ARRAY), pa.scalar(None, pa.string()), col)
         ok = pc.match_substring_regex(col, _NUMBER)
         # Present but not a number → bad; missing (null) → NaN, not an error.
         bad = pc.and_(pc.invert(ok.fill_null(True)), col.is_valid())
@@ -206,32 +255,41 @@ def read_table(
     return result
 
 
-_ISO_TAIL = re.compile(r"(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
+#: The ISO 8601 forms accepted: full date and time to the second, optional fraction and zone.
+_ISO = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d(:?\d\d)?)?")
 
 
 def _parse_times(
     raw: pa.ChunkedArray, time_format: str | None
 ) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
-    """Parse text times to Unix seconds; returns (seconds, bad mask). Naive times are UTC."""
+    """Parse text times to Unix seconds; returns (seconds, bad mask). Naive times are UTC.
+
+    The common 19-character form is parsed vectorised. Longer forms (fraction, offset:
+    2015–2016 archive files) and whatever the vectorised parser refused are parsed one by one.
+    """
     fmt = time_format or "%Y-%m-%dT%H:%M:%S"
+    raw = pc.utf8_trim_whitespace(raw)
     head = pc.utf8_slice_codeunits(raw, 0, 19)
     if time_format is None:  # accept "YYYY-MM-DD HH:MM:SS" as ISO 8601 does
         head = pc.replace_substring(head, " ", "T", max_replacements=1)
     parsed = pc.strptime(head, format=fmt, unit="s", error_is_null=True)
-    seconds = np.asarray(
+    # Copies: Arrow's buffers are read-only and both arrays are patched below.
+    seconds = np.array(
         parsed.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64
     )
-    bad = np.asarray(parsed.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    bad = np.array(parsed.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    bad[_rolled_over(parsed, head, fmt)] = True
     lengths = np.asarray(
         pc.utf8_length(raw).fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64
     )
     # Longer ISO forms (fraction, offset) are rare (2015–2016 archive files): do them one by one.
     for i in np.flatnonzero((lengths > 19) | (bad & (lengths > 0))).tolist():
         text = raw[i].as_py()
-        when = _parse_iso(text) if time_format is None else None
-        if when is None and time_format is not None:
+        if time_format is None:
+            when = _parse_iso(text)
+        else:
             try:
-                when = datetime.strptime(text.strip(), time_format).replace(tzinfo=UTC)
+                when = datetime.strptime(text, time_format).replace(tzinfo=UTC)
             except ValueError:
                 when = None
         if when is None:
@@ -242,9 +300,32 @@ def _parse_times(
     return seconds, bad
 
 
+def _rolled_over(parsed: pa.ChunkedArray, head: pa.ChunkedArray, fmt: str) -> NDArray[np.int64]:
+    """Rows where Arrow's ``strptime`` rolled an impossible time over instead of failing.
+
+    It turns February 30 into March 2 and second 60 into the next minute. Such results fall on
+    day 1–3 or second 0–1, so only those rows are formatted back and compared with the text
+    (``strftime`` is slow). Unpadded but valid text (``2018/3/2 0:4:5``) is reported too and
+    then read by the exact per-row parser.
+    """
+    suspect = pc.and_kleene(
+        pc.or_(pc.less_equal(pc.day(parsed), 3), pc.less_equal(pc.second(parsed), 1)),
+        pc.is_valid(parsed),
+    )
+    mask = np.asarray(suspect.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+    rows = np.flatnonzero(mask).astype(np.int64)
+    if not len(rows):
+        return rows
+    taken = pa.array(rows)
+    same = pc.equal(pc.strftime(parsed.take(taken), format=fmt), head.take(taken))
+    equal: NDArray[np.bool_] = np.asarray(
+        same.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool
+    )
+    return rows[~equal]
+
+
 def _parse_iso(text: str) -> datetime | None:
-    text = text.strip()
-    if not text or not _ISO_TAIL.search(text):
+    if not _ISO.fullmatch(text):
         return None
     try:
         when = datetime.fromisoformat(text)
@@ -322,7 +403,7 @@ def time_rejections(table: Table, source: str, column: str) -> list[Rejection]:
     """Rejections for rows whose time could not be read."""
     out = []
     for i in np.flatnonzero(table.bad_time).tolist():
-        raw = table.raw_time[i] if table.raw_time is not None else None
+        raw = table.raw_time.get(i)
         shown = f"{raw[:40]!r}" if raw else "missing"
         out.append(
             Rejection(source, int(table.line[i]) or None, f"time {shown} is not readable", column)

@@ -18,11 +18,12 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from smartdistricts.calc.quality import range_flags, stuck_flags
+from smartdistricts.calc.quality import StuckState, range_flags, stuck_flags
 from smartdistricts.ingest.madavi import is_madavi, read_madavi_csv
 from smartdistricts.ingest.records import Readings, Rejection, split_refused
 from smartdistricts.ingest.sensor_community_archive import ParsedFile, read_archive_csv
 from smartdistricts.ingest.tabular import open_bytes
+from smartdistricts.nomenclature import Flag
 from smartdistricts.services.flagging import (
     PM_IDS,
     RH_ID,
@@ -105,22 +106,24 @@ class BulkWrite:
             values,
             min_count=settings.stuck_min_count,
             min_duration=settings.stuck_min_duration_s,
+            prior=_prior_runs(tx, key, sensor, variable, times),
         )
         flags |= stuck
         device_of = _devices_of(tx, np.unique(sensor))
         device = device_of[np.searchsorted(device_of[:, 0], sensor), 1]
         window = settings.humidity_pairing_s
         is_pm = np.isin(variable, PM_IDS)
-        is_rh = variable == RH_ID
+        # Humidity that may pair: the same rule as device_humidity() for stored readings, so
+        # that flags do not depend on which file was imported first or in which batch.
+        is_rh = (variable == RH_ID) & ((flags & int(Flag.OUT_OF_RANGE)) == 0)
         for dev in np.unique(device[is_pm]).tolist():
             pm = is_pm & (device == dev)
             mine_rh = is_rh & (device == dev)
-            if mine_rh.any():
-                rh_t, rh_v = times[mine_rh], values[mine_rh]
-            else:
-                rh_t, rh_v = device_humidity(
-                    tx, dev, int(times[pm].min()) - window, int(times[pm].max()) + window
-                )
+            stored_t, stored_v = device_humidity(
+                tx, dev, int(times[pm].min()) - window, int(times[pm].max()) + window
+            )
+            rh_t = np.concatenate([stored_t, times[mine_rh]])
+            rh_v = np.concatenate([stored_v, values[mine_rh]])
             flags[pm] |= pair_humidity(times[pm], rh_t, rh_v, settings)
         inserted = tx.insert_measurements(
             _Columns(sensor, variable, times, values, flags, source_id(self.source))
@@ -158,6 +161,37 @@ class BulkWrite:
         return inserted
 
 
+def _prior_runs(
+    tx: Tx,
+    key: NDArray[np.int64],
+    sensor: NDArray[np.int64],
+    variable: NDArray[np.int64],
+    times: NDArray[np.int64],
+) -> StuckState:
+    """The stored run of unchanged values each series was in, for series this batch continues.
+
+    Read from ``latest`` at each series' first reading (readings sorted by key, then time), so
+    that a sensor stuck across two daily files imported in order is flagged as in one file.
+    """
+    n = len(times)
+    prior = StuckState(np.full(n, np.nan), np.zeros(n, np.int64), np.zeros(n, np.int64))
+    ids = np.unique(sensor).tolist()
+    marks = ",".join("?" * len(ids))
+    known = {
+        (int(s), int(v)): (int(t), float(x), int(start), int(count))
+        for s, v, t, x, start, count in tx.query(
+            "SELECT sensor_id, variable_id, time, value, run_start, run_count FROM latest"
+            f" WHERE sensor_id IN ({marks})",
+            ids,
+        )
+    }
+    for i in np.flatnonzero(np.append(True, key[1:] != key[:-1])).tolist():
+        run = known.get((int(sensor[i]), int(variable[i])))
+        if run is not None and run[0] < times[i]:  # only a continuation, never the past
+            prior.value[i], prior.start[i], prior.count[i] = run[1], run[2], run[3]
+    return prior
+
+
 def _devices_of(tx: Tx, sensor_ids: NDArray[np.int64]) -> NDArray[np.int64]:
     """Sorted (sensor id, device id) pairs."""
     marks = ",".join("?" * len(sensor_ids))
@@ -176,7 +210,7 @@ def iter_files(paths: Iterable[str]) -> Iterator[str]:
             found = [
                 str(p)
                 for p in path.rglob("*")
-                if p.is_file() and (p.name.endswith(".csv") or p.name.endswith(".csv.gz"))
+                if p.is_file() and p.name.lower().endswith((".csv", ".csv.gz"))
             ]
             yield from sorted(found)
         else:
@@ -186,7 +220,7 @@ def iter_files(paths: Iterable[str]) -> Iterator[str]:
 def parse_file(path: str) -> tuple[ParsedFile, str]:
     """Parse one file in whichever supported format it is; returns it and its source name."""
     data = open_bytes(path)
-    header = data[: data.find(b"\n")].decode("utf-8", "replace").lstrip("\ufeff")
+    header = data.partition(b"\n")[0].decode("utf-8", "replace").lstrip("\ufeff")
     if header.startswith("sensor_id;"):
         return read_archive_csv(path), "sensor.community-archive"
     if is_madavi(header):

@@ -50,7 +50,16 @@ def pair_humidity(
     rh_values: NDArray[np.float64],
     settings: Settings,
 ) -> NDArray[np.int64]:
-    """Humidity flag bits for PM readings at ``times`` given the node's humidity series."""
+    """Humidity flag bits for PM readings at ``times`` given the node's humidity series.
+
+    >>> s = Settings()
+    >>> pair_humidity(np.array([100, 1000]), np.array([90]), np.array([80.0]), s).tolist()
+    [4, 0]
+    >>> pair_humidity(np.array([100]), np.array([], dtype=np.int64), np.array([]), s).tolist()
+    [0]
+    """
+    if len(rh_times) == 0:  # a node without humidity readings: nothing to flag
+        return np.zeros(len(times), dtype=np.int64)
     order = np.argsort(rh_times, kind="stable")
     idx = nearest_within(times, rh_times[order], settings.humidity_pairing_s)
     rh = np.where(idx >= 0, rh_values[order][np.maximum(idx, 0)], np.nan)

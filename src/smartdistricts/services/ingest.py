@@ -12,40 +12,60 @@ updates the latest values, the hourly aggregates and the queue of days to roll u
 
 from __future__ import annotations
 
-import time
+import functools
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from smartdistricts.calc.quality import humidity_flags
 from smartdistricts.config import Settings
 from smartdistricts.nomenclature import PARTICULATE, VARIABLES, Flag
 from smartdistricts.services.flagging import RH_ID
+from smartdistricts.services.registry import audit
 from smartdistricts.services.rollup import (
-    add_to_hourly,
+    HOURLY_UPSERT,
     hour_ranges,
     hourly_increments,
-    queue_days,
     recompute_hourly,
     roll_up_pending,
 )
 from smartdistricts.services.sensors import SensorDirectory
 from smartdistricts.store.base import Store, Tx
 from smartdistricts.store.sources import source_id
+from smartdistricts.store.values import execute_values
 
 __all__ = ["IngestService", "StreamBatch", "StreamResult", "StreamWrite"]
 
+#: How often the writer recomputes the days queued by new readings [s].
+ROLLUP_INTERVAL_S = 30.0
+
 _PM = frozenset(v.id for v in VARIABLES if v.name in PARTICULATE)
+_HUMID = int(Flag.HUMID)
+_FOG = int(Flag.FOG)  # same rule as calc.quality.humidity_flags, scalar (hot path)
 _SOFT = {v.id: (v.soft_min, v.soft_max) for v in VARIABLES}
 
 _INSERT = (
     "INSERT INTO measurements (sensor_id, variable_id, time, value, flags, source_id)"
-    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    " VALUES {values} ON CONFLICT DO NOTHING"
 )
+_HOURLY = HOURLY_UPSERT.replace("VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", "VALUES {values}")
+_DEVICE_STATUS = """
+WITH v (id, seen, address, version, signal, interval_s, hash, pushed) AS (VALUES {values})
+UPDATE devices SET
+  last_seen_at = CAST(v.seen AS BIGINT),
+  last_address = coalesce(CAST(v.address AS TEXT), devices.last_address),
+  software_version = coalesce(CAST(v.version AS TEXT), devices.software_version),
+  last_signal = coalesce(CAST(v.signal AS DOUBLE PRECISION), devices.last_signal),
+  send_interval_s = coalesce(CAST(v.interval_s AS DOUBLE PRECISION), devices.send_interval_s),
+  last_push_hash = coalesce(CAST(v.hash AS TEXT), devices.last_push_hash),
+  last_push_at = coalesce(CAST(v.pushed AS BIGINT), devices.last_push_at)
+FROM v WHERE devices.id = CAST(v.id AS BIGINT)
+"""
 _LATEST = """
 INSERT INTO latest (sensor_id, variable_id, time, value, flags, run_start, run_count)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+VALUES {values}
 ON CONFLICT (sensor_id, variable_id) DO UPDATE SET
   time = excluded.time, value = excluded.value, flags = excluded.flags,
   run_start = excluded.run_start, run_count = excluded.run_count
@@ -66,6 +86,10 @@ class StreamBatch:
     interval_s: float | None = None
     body_hash: str | None = None
     remote_addr: str | None = None
+    #: The times are the server's receipt stamps (pushes, MQTT), not the device's own: a stamp
+    #: not after the series' newest one (two pushes in one second) moves to the next second, so
+    #: an acknowledged push is never lost to a key collision.
+    stamped: bool = False
     #: Create the device in quarantine if it does not exist (open registration).
     register: bool = False
     register_secret_hash: str | None = None
@@ -87,13 +111,10 @@ class _Device:
     last_push_at: int | None
 
 
-@dataclass(slots=True)
-class _Run:
-    time: int
-    value: float
-    flags: int
-    start: int
-    count: int
+#: The newest reading of a series and its run of equal values:
+#: (time, value, flags, run start, run length). Plain tuples of numbers are not tracked by the
+#: garbage collector, so a cache of a million of them does not slow collections down.
+_Run = tuple[int, float, int, int, int]
 
 
 class StreamWrite:
@@ -126,8 +147,9 @@ class IngestService:
         self._runs: dict[tuple[int, int], _Run] = {}
         self._loaded_sensors: set[int] = set()
         self._humidity: dict[int, tuple[int, float]] = {}
+        self._registry_version: object = None
         self.tz = self.settings.tz
-        self.store.writer.add_idle_task(self._roll_up, 1.0)
+        self.store.writer.add_idle_task(self._roll_up, ROLLUP_INTERVAL_S)
 
     # -- public ------------------------------------------------------------------------------
     async def submit(self, batch: StreamBatch) -> StreamResult:
@@ -141,16 +163,16 @@ class IngestService:
         return roll_up_pending(tx, self.tz)
 
     # -- writer side -------------------------------------------------------------------------
+    def _check_registry(self, tx: Tx) -> None:
+        """Forget cached devices when the registry changed (any change writes audit_log)."""
+        row = tx.one("SELECT max(id) FROM audit_log")
+        version = None if row is None else row[0]
+        if version != self._registry_version:
+            self._devices.clear()
+            self._registry_version = version
+
     def _device(self, tx: Tx, batch: StreamBatch) -> _Device | None:
         device = self._devices.get(batch.device_uid)
-        if device is not None:
-            # Status can change from the CLI (approve, disable): re-read it cheaply.
-            row = tx.one("SELECT status FROM devices WHERE id = ?", (device.id,))
-            if row is None:
-                self._devices.pop(batch.device_uid, None)
-                device = None
-            else:
-                device.status = row[0]
         if device is None:
             row = tx.one(
                 "SELECT id, status, last_push_hash, last_push_at FROM devices WHERE uid = ?",
@@ -161,6 +183,13 @@ class IngestService:
                     "INSERT INTO devices (uid, kind, status, secret_hash, last_address)"
                     " VALUES (?, 'airrohr', 'quarantine', ?, ?) RETURNING id",
                     (batch.device_uid, batch.register_secret_hash, batch.remote_addr),
+                )
+                audit(
+                    tx,
+                    "push",
+                    "device.register",
+                    batch.device_uid,
+                    {"address": batch.remote_addr, "status": "quarantine"},
                 )
                 row = (device_id, "quarantine", None, None)
             if row is None:
@@ -177,20 +206,21 @@ class IngestService:
             ):
                 self._runs.setdefault(
                     (sensor_id, int(var)),
-                    _Run(int(t), float(value), int(flags), int(start), int(count)),
+                    (int(t), float(value), int(flags), int(start), int(count)),
                 )
             self._loaded_sensors.add(sensor_id)
         return self._runs.get((sensor_id, variable_id))
 
     def write_stream(self, tx: Tx, batches: list[StreamBatch]) -> list[StreamResult]:
         settings = self.settings
+        self._check_registry(tx)
         results: list[StreamResult] = []
         rows: list[tuple[int, int, int, float, int, int]] = []
         runs: dict[tuple[int, int], _Run] = {}
         devices: dict[str, _Device] = {}
         pushed: dict[str, tuple[str, int]] = {}  # body hashes seen in this transaction
         humidity: dict[int, tuple[int, float]] = {}
-        device_rows = []
+        device_rows: dict[int, tuple[object, ...]] = {}
         for batch in batches:
             device = devices.get(batch.device_uid) or self._device(tx, batch)
             if device is None:
@@ -218,7 +248,7 @@ class IngestService:
             rh_time = batch.received_at
             rh_value: float | None = None
             if pushed_rh:
-                rh_value = float(np.median(pushed_rh))
+                rh_value = sorted(pushed_rh)[len(pushed_rh) // 2]  # a node has 1–2 RH sensors
                 humidity[device.id] = (rh_time, rh_value)
             else:
                 known = humidity.get(device.id) or self._humidity.get(device.id)
@@ -234,9 +264,11 @@ class IngestService:
                 flags = 0 if low <= value < high else int(Flag.OUT_OF_RANGE)
                 key = (sid, var)
                 prev = runs.get(key) or self._run(tx, sid, var)
-                if prev is None or t > prev.time:
-                    if prev is not None and value == prev.value:
-                        start, count = prev.start, prev.count + 1
+                if batch.stamped and prev is not None and t <= prev[0]:
+                    t = prev[0] + 1
+                if prev is None or t > prev[0]:
+                    if prev is not None and value == prev[1]:
+                        start, count = prev[3], prev[4] + 1
                     else:
                         start, count = t, 1
                     if (
@@ -246,44 +278,33 @@ class IngestService:
                         flags |= int(Flag.STUCK)
                     newer = True
                 else:
-                    start, count, newer = prev.start, prev.count, False
+                    start, count, newer = prev[3], prev[4], False
                 if var in _PM and rh_value is not None:
-                    flags |= int(
-                        humidity_flags(
-                            rh_value, humid=settings.humid_threshold, fog=settings.fog_threshold
-                        )
-                    )
+                    if rh_value >= settings.humid_threshold:
+                        flags |= _HUMID
+                    if rh_value >= settings.fog_threshold:
+                        flags |= _FOG
                 rows.append((sid, var, t, value, flags, src))
                 if newer:
-                    runs[key] = _Run(t, value, flags, start, count)
+                    runs[key] = (t, value, flags, start, count)
             quarantined = device.status == "quarantine"
             results.append(
                 StreamResult("stored", len(batch.readings), quarantined, device_id=device.id)
             )
-            device_rows.append(
-                (
-                    batch.received_at,
-                    batch.remote_addr,
-                    batch.software_version,
-                    batch.signal,
-                    batch.interval_s,
-                    batch.body_hash,
-                    batch.received_at if batch.body_hash else None,
-                    device.id,
-                )
+            device_rows[device.id] = (
+                device.id,
+                batch.received_at,
+                batch.remote_addr,
+                batch.software_version,
+                batch.signal,
+                batch.interval_s,
+                batch.body_hash,
+                batch.received_at if batch.body_hash else None,
             )
         if rows:
             self._store_rows(tx, rows, runs)
         if device_rows:
-            tx.executemany(
-                "UPDATE devices SET last_seen_at = ?, last_address = coalesce(?, last_address),"
-                " software_version = coalesce(?, software_version),"
-                " last_signal = coalesce(?, last_signal),"
-                " send_interval_s = coalesce(?, send_interval_s),"
-                " last_push_hash = coalesce(?, last_push_hash),"
-                " last_push_at = coalesce(?, last_push_at) WHERE id = ?",
-                device_rows,
-            )
+            execute_values(tx, _DEVICE_STATUS, list(device_rows.values()))
             intervals = [
                 (b.interval_s, devices[b.device_uid].id)
                 for b in batches
@@ -312,22 +333,28 @@ class IngestService:
         rows: list[tuple[int, int, int, float, int, int]],
         runs: dict[tuple[int, int], _Run],
     ) -> None:
-        inserted = tx.executemany(_INSERT, rows)
+        inserted = execute_values(tx, _INSERT, rows)
         arr = np.asarray([r[:3] for r in rows], dtype=np.int64)
         sensor, variable, times = arr[:, 0], arr[:, 1], arr[:, 2]
         if inserted == len(rows):
             values = np.asarray([r[3] for r in rows], dtype=np.float64)
             flags = np.asarray([r[4] for r in rows], dtype=np.int64)
-            add_to_hourly(tx, hourly_increments(sensor, variable, times, values, flags))
+            execute_values(tx, _HOURLY, hourly_increments(sensor, variable, times, values, flags))
         else:  # some were duplicates: recompute the touched hours from what is stored
             recompute_hourly(tx, hour_ranges(sensor, variable, times))
         if runs:
-            tx.executemany(
-                _LATEST,
-                [(s, v, r.time, r.value, r.flags, r.start, r.count) for (s, v), r in runs.items()],
-            )
-        queue_days(tx, sensor, variable, times, self.tz)
+            execute_values(tx, _LATEST, [(s, v, *run) for (s, v), run in runs.items()])
+        days = {(s, v, local_day(t // 3600, self.settings.timezone)) for s, v, t, *_ in rows}
+        execute_values(
+            tx,
+            "INSERT INTO rollup_pending (sensor_id, variable_id, day) VALUES {values}"
+            " ON CONFLICT DO NOTHING",
+            list(days),
+        )
 
 
-def now_s() -> int:
-    return int(time.time())
+@functools.lru_cache(maxsize=4096)
+def local_day(hour: int, timezone: str) -> int:
+    """The town's calendar day (``YYYYMMDD``) of an hour given as Unix seconds // 3600."""
+    local = datetime.fromtimestamp(hour * 3600, UTC).astimezone(ZoneInfo(timezone))
+    return local.year * 10000 + local.month * 100 + local.day

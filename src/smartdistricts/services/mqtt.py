@@ -168,6 +168,7 @@ class MqttListener:
             interval_s=interval / 1000.0 if interval and interval > 0 else None,
             body_hash=hashlib.blake2b(payload, digest_size=16).hexdigest(),
             register=register,
+            stamped=True,
         )
 
     def _refuse(self, msg: mqtt.MQTTMessage, reason: str) -> None:

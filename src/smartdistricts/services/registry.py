@@ -249,6 +249,10 @@ def insert_site(
     slug = slug or slugify(name)
     if tx.one("SELECT 1 FROM sites WHERE slug = ?", (slug,)):
         raise RegistryError(f"a site with slug {slug!r} exists already")
+    if external_id is not None and tx.one(
+        "SELECT 1 FROM sites WHERE source = ? AND external_id = ?", (source, external_id)
+    ):
+        raise RegistryError(f"a site with {source} id {external_id!r} exists already")
     if district:
         row = tx.one("SELECT id FROM districts WHERE slug = ?", (district,))
         if row is None:

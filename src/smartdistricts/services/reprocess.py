@@ -13,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
-from smartdistricts.calc.quality import range_flags, stuck_flags
+from smartdistricts.calc.quality import StuckState, range_flags, stuck_flags
 from smartdistricts.services.flagging import HUMIDITY_BITS, PM_IDS, RH_ID, pair_humidity
 from smartdistricts.services.ingest import IngestService
 from smartdistricts.services.rollup import queue_days, recompute_hourly, roll_up_pending
@@ -32,6 +33,60 @@ class ReprocessSummary:
     readings: int = 0
     reflagged: int = 0
     hours: int = 0
+
+
+_SERIES = "sensor_id = ? AND variable_id = ? AND time < ?"
+
+
+def _prior_runs(
+    tx: Tx, sensor: NDArray[np.int64], variable: NDArray[np.int64], start: int
+) -> StuckState:
+    """For the first reading of each series, the run of equal values it had before ``start``.
+
+    Computed from the stored values, so a run that began before the period (or the previous
+    chunk) is judged by its whole length, exactly as when the readings arrived.
+    """
+    n = len(sensor)
+    value = np.full(n, np.nan)
+    run_start = np.zeros(n, dtype=np.int64)
+    count = np.zeros(n, dtype=np.int64)
+    firsts = np.flatnonzero(
+        np.concatenate(([True], (sensor[1:] != sensor[:-1]) | (variable[1:] != variable[:-1])))
+    )
+    for i in firsts.tolist():
+        key = (int(sensor[i]), int(variable[i]), start)
+        last = tx.one(
+            f"SELECT value FROM measurements WHERE {_SERIES} ORDER BY time DESC LIMIT 1", key
+        )
+        if last is None:
+            continue
+        other = tx.one(
+            f"SELECT time FROM measurements WHERE {_SERIES} AND value <> ?"
+            " ORDER BY time DESC LIMIT 1",
+            (*key, last[0]),
+        )
+        run = tx.one(
+            f"SELECT min(time), count(*) FROM measurements WHERE {_SERIES} AND time > ?",
+            (*key, -(2**62) if other is None else int(other[0])),
+        )
+        assert run is not None
+        value[i], run_start[i], count[i] = float(last[0]), int(run[0]), int(run[1])
+    return StuckState(value, run_start, count)
+
+
+def _humidity(
+    tx: Tx, device_id: int, start: int, end: int
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """The node's plausible humidity readings in [start, end], sorted by time."""
+    rows = tx.query(
+        "SELECT m.time, m.value FROM measurements m JOIN sensors s ON s.id = m.sensor_id"
+        " WHERE s.device_id = ? AND m.variable_id = ? AND m.time >= ? AND m.time <= ?"
+        " ORDER BY m.time",
+        (device_id, RH_ID, start, end),
+    )
+    arr = np.asarray(rows, dtype=np.float64).reshape(-1, 2)
+    keep = range_flags(np.full(len(arr), RH_ID), arr[:, 1]) == 0
+    return arr[keep, 0].astype(np.int64), arr[keep, 1]
 
 
 def _reprocess_device(
@@ -60,12 +115,15 @@ def _reprocess_device(
         values,
         min_count=settings.stuck_min_count,
         min_duration=settings.stuck_min_duration_s,
+        prior=_prior_runs(tx, sensor, variable, start),
     )
     new |= stuck
-    is_rh = (variable == RH_ID) & ((new & 1) == 0)
     is_pm = np.isin(variable, PM_IDS)
-    if is_pm.any() and is_rh.any():
-        new[is_pm] |= pair_humidity(times[is_pm], times[is_rh], values[is_rh], settings)
+    if is_pm.any():
+        # Humidity just outside the period pairs with PM readings at its edges.
+        window = settings.humidity_pairing_s
+        rh_t, rh_v = _humidity(tx, device_id, start - window, end + window)
+        new[is_pm] |= pair_humidity(times[is_pm], rh_t, rh_v, settings)
     new |= old & ~_QUALITY_BITS  # keep any bits this pass does not own
     changed = np.flatnonzero(new != old)
     if len(changed):

@@ -7,8 +7,9 @@
 * ``daily`` holds, per local calendar day of the town (default Europe/Warsaw, so days of 23 and 25
   hours exist), the mean of the hourly means whose hour is covered (≥ 75 % of the readings the
   sensor's interval makes expected), and ``valid`` when at least 75 % of the day's hours are
-  covered (18 of 24). Days touched by new readings are queued in ``rollup_pending`` and recomputed
-  by the writer between write batches, within about a second.
+  covered (18 of 24; 18 of 23 and 19 of 25 on the days the clocks change). Days touched by new
+  readings are queued in ``rollup_pending`` and recomputed by the writer's idle task
+  (:func:`roll_up_pending`, scheduled by the ingest service) between write batches.
 
 Coverage rules: indices.md §9 and the engine issue (daily mean valid with ≥ 75 % of hours).
 """
@@ -43,7 +44,7 @@ HOURLY_COVERAGE = 0.75
 #: Fraction of a day's hours with a valid hourly value that makes the daily mean valid.
 DAILY_COVERAGE = 0.75
 
-_HOURLY_UPSERT = """
+HOURLY_UPSERT = """
 INSERT INTO hourly (sensor_id, variable_id, hour, n, n_all, total, minimum, maximum, flags)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (sensor_id, variable_id, hour) DO UPDATE SET
@@ -145,7 +146,7 @@ def hourly_increments(
 def add_to_hourly(tx: Tx, rows: Sequence[Sequence[object]]) -> None:
     """Add increments from :func:`hourly_increments` (readings known to be new)."""
     if rows:
-        tx.executemany(_HOURLY_UPSERT, rows)
+        tx.executemany(HOURLY_UPSERT, rows)
 
 
 def recompute_hourly(tx: Tx, ranges: Iterable[tuple[int, int, int, int]]) -> None:

@@ -9,16 +9,17 @@
 from __future__ import annotations
 
 import abc
-import asyncio
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+import numpy as np
+
 from smartdistricts.store.dialect import Dialect
 
 if TYPE_CHECKING:
-    import numpy as np
     from numpy.typing import NDArray
 
     from smartdistricts.store.writer import Writer
@@ -27,6 +28,7 @@ __all__ = ["Backend", "MeasurementColumns", "Store", "Tx"]
 
 T = TypeVar("T")
 Row = tuple[Any, ...]
+log = logging.getLogger(__name__)
 
 
 class MeasurementColumns(Protocol):
@@ -145,7 +147,7 @@ class Store:
 
     async def awrite(self, fn: Callable[[Tx], T]) -> T:
         """Like :meth:`write`, awaitable from the event loop."""
-        return await asyncio.wrap_future(self.submit(fn))
+        return await self.writer.submit_async(fn)
 
     # -- reading -------------------------------------------------------------------------------
     def read(self, fn: Callable[[Tx], T]) -> T:
@@ -166,6 +168,30 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def run_commit_callbacks(callbacks: list[Callable[[], None]]) -> None:
+    """Run ``tx.on_commit`` callbacks after a commit.
+
+    The transaction is durable by now, so a failing callback is logged and the others still run:
+    letting the error escape would make the writer treat committed work as failed and run it
+    again.
+    """
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:
+            log.exception("on_commit callback %r failed", callback)
+
+
+def require_values(columns: MeasurementColumns) -> None:
+    """Refuse NaN readings: PostgreSQL would store them, SQLite turns them into NULL and fails.
+
+    Ingest refuses non-finite values at its boundary; this keeps both backends alike for any
+    other caller.
+    """
+    if len(columns.value) and bool(np.isnan(columns.value).any()):
+        raise ValueError("value: NaN readings cannot be stored")
 
 
 def chunked(rows: Sequence[T], size: int) -> Iterator[Sequence[T]]:

@@ -1,8 +1,9 @@
 """The few places where SQLite and PostgreSQL SQL differ.
 
 Queries in ``store/`` are written once with ``?`` placeholders and portable SQL (``ON CONFLICT``
-upserts, ``CASE`` instead of two-argument ``MIN``); the PostgreSQL backend rewrites the
-placeholders. DDL uses the ``{tokens}`` below so the numbered migrations are the same for both.
+upserts, ``CASE`` instead of two-argument ``MIN``, ``%`` for the remainder); the PostgreSQL
+backend rewrites the placeholders. DDL uses the ``{tokens}`` below so the numbered migrations are
+the same for both.
 """
 
 from __future__ import annotations
@@ -29,16 +30,22 @@ class Dialect:
 
 @lru_cache(maxsize=1024)
 def _to_format_style(query: str) -> str:
-    """Rewrite ``?`` placeholders to psycopg's ``%s`` (queries contain no literal ``?``/``%``)."""
-    if "%" in query:
-        raise ValueError("portable queries must not contain '%'")
-    return query.replace("?", "%s")
+    """Rewrite ``?`` placeholders to psycopg's ``%s`` and escape the modulo operator ``%``.
+
+    Queries contain no literal ``?`` (values are always bound parameters).
+
+    >>> _to_format_style("SELECT time - time % 3600 FROM m WHERE id = ?")
+    'SELECT time - time %% 3600 FROM m WHERE id = %s'
+    """
+    return query.replace("%", "%%").replace("?", "%s")
 
 
 SQLITE = Dialect(
     "sqlite",
     {
-        "pk": "INTEGER PRIMARY KEY",
+        # AUTOINCREMENT: never hand out the id of a deleted row again (PostgreSQL identities
+        # never do), or cached ids of a removed device or sensor would point at a new one.
+        "pk": "INTEGER PRIMARY KEY AUTOINCREMENT",
         "real": "REAL",
         "bigint": "INTEGER",
         "smallint": "INTEGER",

@@ -6,6 +6,7 @@ Bulk inserts go through ``COPY`` into a temporary staging table and one
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -13,11 +14,19 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from smartdistricts.store.base import Backend, MeasurementColumns, Row, WriterSession
+from smartdistricts.store.base import (
+    Backend,
+    MeasurementColumns,
+    Row,
+    WriterSession,
+    require_values,
+    run_commit_callbacks,
+)
 from smartdistricts.store.dialect import POSTGRESQL
 
 __all__ = ["PostgresBackend"]
 
+_CURSOR_NUMBERS = itertools.count(1)
 _COPY_THRESHOLD = 200  # rows; below this executemany is cheaper than a COPY round trip
 
 _STAGE = """
@@ -74,6 +83,7 @@ class PostgresTx:
         n = len(columns.time)
         if n == 0:
             return 0
+        require_values(columns)
         rows = zip(
             columns.sensor_id.tolist(),
             columns.variable_id.tolist(),
@@ -108,8 +118,11 @@ class PostgresTx:
     def stream(
         self, sql: str, params: Sequence[Any] = (), size: int = 10_000
     ) -> Iterator[list[Row]]:
-        """Yield the rows of a large query in chunks (a server-side cursor)."""
-        with self.conn.cursor(name="smartdistricts_stream") as cur:
+        """Yield the rows of a large query in chunks (a server-side cursor).
+
+        Every call gets its own cursor name, so streams may be open side by side.
+        """
+        with self.conn.cursor(name=f"smartdistricts_stream_{next(_CURSOR_NUMBERS)}") as cur:
             cur.itersize = size
             cur.execute(self.dialect.sql(sql), params)
             while rows := cur.fetchmany(size):
@@ -120,8 +133,7 @@ class PostgresTx:
 
     def run_callbacks(self) -> None:
         callbacks, self._callbacks = self._callbacks, []
-        for callback in callbacks:
-            callback()
+        run_commit_callbacks(callbacks)
 
 
 def _configure(conn: psycopg.Connection[Any], schema: str | None, *, create: bool = False) -> None:
@@ -141,18 +153,30 @@ def _configure(conn: psycopg.Connection[Any], schema: str | None, *, create: boo
 
 class _PostgresWriterSession(WriterSession):
     def __init__(self, dsn: str, schema: str | None) -> None:
-        self.conn = psycopg.connect(dsn, autocommit=False)
-        _configure(self.conn, schema, create=True)
+        self.dsn = dsn
+        self.schema = schema
+        self.conn = self._connect()
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(self.dsn, autocommit=False)
+        _configure(conn, self.schema, create=True)
+        return conn
 
     @contextmanager
     def transaction(self) -> Iterator[PostgresTx]:
+        if self.conn.closed or self.conn.broken:
+            # The server restarted or the network dropped: the job that noticed it has failed;
+            # later jobs get a new connection instead of failing until the process restarts.
+            self.conn.close()
+            self.conn = self._connect()
         tx = PostgresTx(self.conn)
         try:
             yield tx
+            self.conn.commit()
         except BaseException:
-            self.conn.rollback()
+            if not self.conn.closed:
+                self.conn.rollback()
             raise
-        self.conn.commit()
         tx.run_callbacks()
 
     def close(self) -> None:
@@ -167,7 +191,8 @@ class PostgresBackend(Backend):
     def __init__(self, dsn: str, *, schema: str | None = None, readers: int = 8) -> None:
         self.dsn = dsn
         self.schema = schema
-        self.url = dsn + (f"?schema={schema}" if schema else "")
+        # ``dsn`` may carry libpq parameters already: add the schema as one more parameter.
+        self.url = dsn + (f"{'&' if '?' in dsn else '?'}schema={schema}" if schema else "")
         self._pool = ConnectionPool(
             dsn,
             min_size=1,

@@ -15,7 +15,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from smartdistricts.store.base import Backend, MeasurementColumns, Row, WriterSession
+from smartdistricts.store.base import (
+    Backend,
+    MeasurementColumns,
+    Row,
+    WriterSession,
+    require_values,
+    run_commit_callbacks,
+)
 from smartdistricts.store.dialect import SQLITE
 
 __all__ = ["SQLiteBackend"]
@@ -60,6 +67,7 @@ class SQLiteTx:
         n = len(columns.time)
         if n == 0:
             return 0
+        require_values(columns)
         source = [columns.source_id] * n
         rows = zip(
             columns.sensor_id.tolist(),
@@ -85,8 +93,7 @@ class SQLiteTx:
 
     def run_callbacks(self) -> None:
         callbacks, self._callbacks = self._callbacks, []
-        for callback in callbacks:
-            callback()
+        run_commit_callbacks(callbacks)
 
 
 def _connect(path: Path, *, readonly: bool, synchronous: str) -> sqlite3.Connection:
@@ -116,10 +123,12 @@ class _SQLiteWriterSession(WriterSession):
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield tx
+            self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            # COMMIT itself can fail (a deferred constraint) and leave the transaction open.
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
         tx.run_callbacks()
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ fails alone. Jobs must therefore keep side effects outside the database in ``tx.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -39,10 +40,38 @@ class WriterStopped(RuntimeError):
     """The writer has been stopped."""
 
 
+class _LoopResult:
+    """A result slot resolved on an asyncio loop (cheaper than wrapping a thread future)."""
+
+    __slots__ = ("future", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[Any] = loop.create_future()
+
+    def set_running_or_notify_cancel(self) -> bool:
+        return not self.future.cancelled()
+
+    def set_result(self, result: Any) -> None:
+        self.loop.call_soon_threadsafe(_resolve, self.future, result, None)
+
+    def set_exception(self, exc: BaseException) -> None:
+        self.loop.call_soon_threadsafe(_resolve, self.future, None, exc)
+
+
+def _resolve(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
+    if future.done():
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
+
+
 @dataclass(slots=True)
 class _Job:
     fn: Callable[[Tx], Any]
-    future: Future[Any]
+    future: Future[Any] | _LoopResult
 
 
 @dataclass(slots=True)
@@ -124,6 +153,17 @@ class Writer:
             raise WriterOverloaded(f"write queue full ({self.queue_size} jobs)") from None
         return future
 
+    def submit_async(self, fn: Callable[[Tx], T]) -> asyncio.Future[T]:
+        """Like :meth:`submit`, for the running event loop: await the returned future."""
+        if self._stopped.is_set() or self._thread is None:
+            raise WriterStopped("the writer is not running")
+        slot = _LoopResult(asyncio.get_running_loop())
+        try:
+            self._queue.put_nowait(_Job(fn, slot))
+        except queue.Full:
+            raise WriterOverloaded(f"write queue full ({self.queue_size} jobs)") from None
+        return slot.future
+
     def backlog(self) -> int:
         return self._queue.qsize()
 
@@ -188,7 +228,8 @@ class Writer:
             except Exception:
                 log.exception("writer idle task %s failed", getattr(task.fn, "__name__", task.fn))
                 more = False
-            task.due = time.monotonic() + (0.05 if more else task.interval)
+            # With a backlog, come back soon, but leave room for the write batches in between.
+            task.due = time.monotonic() + (min(0.2, task.interval) if more else task.interval)
             if only_due:
                 break  # one idle task between batches keeps latency low
 
