@@ -30,7 +30,7 @@ from smartdistricts.ingest.tabular import (
 )
 from smartdistricts.nomenclature import variable
 
-__all__ = ["VARIABLE_MAP", "is_madavi", "parse_madavi_csv", "read_madavi_csv"]
+__all__ = ["VARIABLE_MAP", "is_madavi", "madavi_device", "parse_madavi_csv", "read_madavi_csv"]
 
 _PA = 0.01
 
@@ -82,17 +82,21 @@ def _usual_field_count(body: bytes, *, default: int, sample: int = 50) -> int:
     return counts.most_common(1)[0][0] if counts else default
 
 
+def madavi_device(path: str) -> str:
+    """The device uid a Madavi file name carries (``data-esp8266-<chip id>-YYYY-MM-DD.csv``)."""
+    match = _FILE.search(Path(path).name)
+    if match is None:
+        raise ValueError(
+            f"{path}: cannot tell the device from the file name"
+            " (expected data-esp8266-<chip id>-YYYY-MM-DD.csv); pass the device uid"
+        )
+    return f"{match.group(1)}-{match.group(2)}"
+
+
 def read_madavi_csv(path: str, *, device_uid: str | None = None) -> ParsedFile:
     """Read one Madavi file; the device comes from the file name unless given."""
-    if device_uid is None:
-        match = _FILE.search(Path(path).name)
-        if match is None:
-            raise ValueError(
-                f"{path}: cannot tell the device from the file name"
-                " (expected data-esp8266-<chip id>-YYYY-MM-DD.csv); pass the device uid"
-            )
-        device_uid = f"{match.group(1)}-{match.group(2)}"
-    return parse_madavi_csv(open_bytes(path), source=path, device_uid=device_uid)
+    uid = device_uid if device_uid is not None else madavi_device(path)
+    return parse_madavi_csv(open_bytes(path), source=path, device_uid=uid)
 
 
 def parse_madavi_csv(data: bytes, *, source: str, device_uid: str) -> ParsedFile:

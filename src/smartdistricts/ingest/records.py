@@ -18,6 +18,7 @@ from smartdistricts.nomenclature import VARIABLES
 
 __all__ = [
     "IngestError",
+    "LineMap",
     "Readings",
     "Rejection",
     "SensorRef",
@@ -70,6 +71,32 @@ class Rejection:
         where = f"{self.source}:{self.line}" if self.line is not None else self.source
         what = f" [{self.field}]" if self.field else ""
         return f"{where}{what}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class LineMap:
+    """Where the lines of several files read as one table came from.
+
+    File ``sources[k]`` starts at line ``starts[k]`` of the joined text (its header, dropped
+    from all files but the first, counts as the line before).
+    """
+
+    sources: tuple[str, ...]
+    starts: NDArray[np.int64]
+
+    def locate(self, line: int | None) -> tuple[str, int | None]:
+        """(file, line in that file) of a line of the joined text."""
+        if line is None or line < 2:
+            return self.sources[0], line
+        k = int(np.searchsorted(self.starts, line, side="right")) - 1
+        return self.sources[k], line - int(self.starts[k]) + 2
+
+    def relocate(self, rejections: list[Rejection]) -> list[Rejection]:
+        out = []
+        for r in rejections:
+            source, line = self.locate(r.line)
+            out.append(Rejection(source, line, r.reason, r.field))
+        return out
 
 
 def _i64(values: object = ()) -> NDArray[np.int64]:

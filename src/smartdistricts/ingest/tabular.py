@@ -57,7 +57,7 @@ class Table:
     numeric: dict[str, NDArray[np.float64]]
     bad_numeric: dict[str, NDArray[np.bool_]]
     bad_text: dict[str, dict[int, str]]
-    text: dict[str, list[str | None]]
+    text: dict[str, pa.Array]
     time: NDArray[np.int64]
     bad_time: NDArray[np.bool_]
     raw_time: dict[int, str]
@@ -216,7 +216,7 @@ def read_table(
         numeric={},
         bad_numeric={},
         bad_text={},
-        text={c: table.column(c).to_pylist() for c in present_text},
+        text={c: table.column(c).combine_chunks() for c in present_text},
         time=np.empty(0, dtype=np.int64),
         bad_time=np.empty(0, dtype=np.bool_),
         raw_time={},
@@ -268,6 +268,8 @@ def _parse_times(
     2015–2016 archive files) and whatever the vectorised parser refused are parsed one by one.
     """
     fmt = time_format or "%Y-%m-%dT%H:%M:%S"
+    if fmt in _SEPARATORS:
+        return _fixed_width_times(raw, time_format)
     raw = pc.utf8_trim_whitespace(raw)
     head = pc.utf8_slice_codeunits(raw, 0, 19)
     if time_format is None:  # accept "YYYY-MM-DD HH:MM:SS" as ISO 8601 does
@@ -300,17 +302,127 @@ def _parse_times(
     return seconds, bad
 
 
+#: Separators allowed at each position of the 19-character time forms we read.
+_SEPARATORS: dict[str, dict[int, bytes]] = {
+    "%Y-%m-%dT%H:%M:%S": {4: b"-", 7: b"-", 10: b"T ", 13: b":", 16: b":"},
+    "%Y/%m/%d %H:%M:%S": {4: b"/", 7: b"/", 10: b" ", 13: b":", 16: b":"},
+}
+_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def _days_from_civil(
+    y: NDArray[np.int64], m: NDArray[np.int64], d: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm)."""
+    y = y - (m <= 2)
+    era = np.floor_divide(y, 400)
+    yoe = y - era * 400
+    mp = (m + 9) % 12
+    doy = (153 * mp + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    result: NDArray[np.int64] = era * 146097 + doe - 719468
+    return result
+
+
+def _fixed_width_times(
+    raw: pa.ChunkedArray, time_format: str | None
+) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Vectorised, strict reading of ``YYYY-MM-DDTHH:MM:SS``-like times straight from Arrow's
+    string buffer: every digit, separator and field range is checked (no February 30th, no
+    second 60). Other lengths (fractions, offsets, spaces around) go to the exact per-row parser.
+    """
+    separators = _SEPARATORS[time_format or "%Y-%m-%dT%H:%M:%S"]
+    arr = raw.combine_chunks()
+    n = len(arr)
+    seconds = np.zeros(n, dtype=np.int64)
+    bad = np.ones(n, dtype=bool)
+    if n == 0:
+        return seconds, bad
+    present = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    buffers = arr.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=np.int32, count=n + 1, offset=arr.offset * 4)
+    data = (
+        np.frombuffer(buffers[2], dtype=np.uint8)
+        if buffers[2] is not None
+        else np.empty(0, np.uint8)
+    )
+    lengths = np.diff(offsets)
+    rows = np.flatnonzero(present & (lengths == 19))
+    if len(rows) == n and n and int(offsets[n] - offsets[0]) == 19 * n:
+        # Every value is 19 characters and they lie back to back: view, don't gather.
+        chars = data[offsets[0] : offsets[n]].reshape(n, 19)
+    elif len(rows):
+        chars = data[offsets[rows][:, None] + np.arange(19)]
+    if len(rows):
+        digits = chars[:, _DIGITS].astype(np.int64) - 48
+        ok = np.all((digits >= 0) & (digits <= 9), axis=1)
+        for position, allowed in separators.items():
+            column = chars[:, position]
+            match = column == allowed[0]
+            for extra in allowed[1:]:
+                match |= column == extra
+            ok &= match
+        year = digits[:, 0] * 1000 + digits[:, 1] * 100 + digits[:, 2] * 10 + digits[:, 3]
+        month = digits[:, 4] * 10 + digits[:, 5]
+        day = digits[:, 6] * 10 + digits[:, 7]
+        hour = digits[:, 8] * 10 + digits[:, 9]
+        minute = digits[:, 10] * 10 + digits[:, 11]
+        second = digits[:, 12] * 10 + digits[:, 13]
+        leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+        month_days = _MONTH_DAYS[np.clip(month, 0, 12)] + ((month == 2) & leap)
+        ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days)
+        ok &= (hour < 24) & (minute < 60) & (second < 60)
+        seconds[rows] = (
+            _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+        )
+        bad[rows] = ~ok
+    # The rest — other lengths, or 19 characters that did not pass — one by one, exactly.
+    for i in np.flatnonzero(present & bad).tolist():
+        text = str(arr[i].as_py()).strip()
+        if time_format is None:
+            when = _parse_iso(text)
+        else:
+            try:
+                when = datetime.strptime(text, time_format).replace(tzinfo=UTC)
+            except ValueError:
+                when = None
+        if when is not None:
+            seconds[i] = int(when.timestamp())
+            bad[i] = False
+    return seconds, bad
+
+
+#: Fixed positions of month, day, hour, minute and second in the 19-character forms
+#: ``YYYY-MM-DDTHH:MM:SS`` and ``YYYY/MM/DD HH:MM:SS``.
+_FIELDS = ((5, 7, pc.month), (8, 10, pc.day), (11, 13, pc.hour), (14, 16, pc.minute),
+           (17, 19, pc.second))  # fmt: skip
+_FIXED_WIDTH = {"%Y-%m-%dT%H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S"}
+
+
 def _rolled_over(parsed: pa.ChunkedArray, head: pa.ChunkedArray, fmt: str) -> NDArray[np.int64]:
     """Rows where Arrow's ``strptime`` rolled an impossible time over instead of failing.
 
-    It turns February 30 into March 2 and second 60 into the next minute. Such results fall on
-    day 1–3 or second 0–1, so only those rows are formatted back and compared with the text
-    (``strftime`` is slow). Unpadded but valid text (``2018/3/2 0:4:5``) is reported too and
-    then read by the exact per-row parser.
+    It turns February 30 into March 2 and second 60 into the next minute. For the fixed-width
+    formats the digits of each field are compared with the parsed value (vectorised); a rolled
+    value or unpadded text (``2018/3/2 0:4:5``) then differs and is read by the exact
+    per-row parser.
     """
+    valid = pc.is_valid(parsed)
+    if fmt in _FIXED_WIDTH:
+        differs = np.zeros(len(parsed), dtype=bool)
+        for a, b, field in _FIELDS:
+            text = pc.utf8_slice_codeunits(head, a, b)
+            two_digits = pc.match_substring_regex(text, r"^\d\d$")
+            digits = pc.cast(pc.if_else(two_digits, text, pa.scalar("-1")), pa.int64())
+            mismatch = pc.not_equal(digits, field(parsed))
+            differs |= np.asarray(
+                pc.and_kleene(mismatch, valid).fill_null(False).to_numpy(zero_copy_only=False),
+                dtype=bool,
+            )
+        return np.flatnonzero(differs).astype(np.int64)
     suspect = pc.and_kleene(
-        pc.or_(pc.less_equal(pc.day(parsed), 3), pc.less_equal(pc.second(parsed), 1)),
-        pc.is_valid(parsed),
+        pc.or_(pc.less_equal(pc.day(parsed), 3), pc.less_equal(pc.second(parsed), 1)), valid
     )
     mask = np.asarray(suspect.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
     rows = np.flatnonzero(mask).astype(np.int64)

@@ -19,31 +19,45 @@ import numpy as np
 from numpy.typing import NDArray
 
 from smartdistricts.calc.quality import StuckState, range_flags, stuck_flags
-from smartdistricts.ingest.madavi import is_madavi, read_madavi_csv
-from smartdistricts.ingest.records import Readings, Rejection, split_refused
-from smartdistricts.ingest.sensor_community_archive import ParsedFile, read_archive_csv
+from smartdistricts.ingest.madavi import is_madavi, madavi_device, parse_madavi_csv
+from smartdistricts.ingest.records import LineMap, Readings, Rejection, split_refused
+from smartdistricts.ingest.sensor_community_archive import (
+    ParsedFile,
+    header_of,
+    parse_archive_csv,
+    parse_archive_group,
+)
 from smartdistricts.ingest.tabular import open_bytes
 from smartdistricts.nomenclature import Flag
 from smartdistricts.services.flagging import (
     PM_IDS,
     RH_ID,
-    device_humidity,
+    humidity_in_spans,
     pair_humidity,
     reflag_humidity,
 )
 from smartdistricts.services.ingest import IngestService
-from smartdistricts.services.rollup import hour_ranges, queue_days, recompute_hourly
+from smartdistricts.services.rollup import (
+    add_to_hourly,
+    hour_ranges,
+    hourly_increments,
+    queue_days,
+    recompute_hourly,
+    roll_up_pending,
+)
 from smartdistricts.services.sensors import estimate_interval
 from smartdistricts.store.base import Tx
 from smartdistricts.store.sources import source_id
+from smartdistricts.store.values import execute_values
 
 __all__ = ["BulkWrite", "ImportSummary", "import_files", "iter_files"]
 
 BATCH_READINGS = 200_000
+MAX_IN_FLIGHT = 1
 
 _LATEST = """
 INSERT INTO latest (sensor_id, variable_id, time, value, flags, run_start, run_count)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+VALUES {values}
 ON CONFLICT (sensor_id, variable_id) DO UPDATE SET
   time = excluded.time, value = excluded.value, flags = excluded.flags,
   run_start = excluded.run_start, run_count = excluded.run_count
@@ -88,77 +102,129 @@ class BulkWrite:
         if not len(r):
             return 0
         service, settings = self.service, self.service.settings
-        intervals = [estimate_interval(r.time[r.sensor == k]) for k in range(len(r.sensors))]
-        ids = service.sensors.resolve(tx, r.sensors, intervals, source=self.source)
+        ids = service.sensors.resolve(
+            tx, r.sensors, lambda k: estimate_interval(r.time[r.sensor == k]), source=self.source
+        )
         sensor = ids[r.sensor]
         order = np.lexsort((r.time, r.variable, sensor))
-        sensor, variable, times, values = (
-            sensor[order],
-            r.variable[order],
-            r.time[order],
-            r.value[order],
-        )
-        key = (sensor << 8) | variable
-        flags = range_flags(variable, values)
+        b = _Batch(sensor[order], r.variable[order], r.time[order], r.value[order])
+        key = (b.sensor << 8) | b.variable
+        b.flags = range_flags(b.variable, b.value)
         stuck, state = stuck_flags(
             key,
-            times,
-            values,
+            b.time,
+            b.value,
             min_count=settings.stuck_min_count,
             min_duration=settings.stuck_min_duration_s,
-            prior=_prior_runs(tx, key, sensor, variable, times),
+            prior=_prior_runs(tx, key, b.sensor, b.variable, b.time),
         )
-        flags |= stuck
-        device_of = _devices_of(tx, np.unique(sensor))
-        device = device_of[np.searchsorted(device_of[:, 0], sensor), 1]
-        window = settings.humidity_pairing_s
-        is_pm = np.isin(variable, PM_IDS)
-        # Humidity that may pair: the same rule as device_humidity() for stored readings, so
-        # that flags do not depend on which file was imported first or in which batch.
-        is_rh = (variable == RH_ID) & ((flags & int(Flag.OUT_OF_RANGE)) == 0)
-        for dev in np.unique(device[is_pm]).tolist():
-            pm = is_pm & (device == dev)
-            mine_rh = is_rh & (device == dev)
-            stored_t, stored_v = device_humidity(
-                tx, dev, int(times[pm].min()) - window, int(times[pm].max()) + window
-            )
-            rh_t = np.concatenate([stored_t, times[mine_rh]])
-            rh_v = np.concatenate([stored_v, values[mine_rh]])
-            flags[pm] |= pair_humidity(times[pm], rh_t, rh_v, settings)
+        b.flags |= stuck
+        device_of = _devices_of(tx, np.unique(b.sensor))
+        b.device = device_of[np.searchsorted(device_of[:, 0], b.sensor), 1]
+        self._flag_humidity(tx, b)
         inserted = tx.insert_measurements(
-            _Columns(sensor, variable, times, values, flags, source_id(self.source))
+            _Columns(b.sensor, b.variable, b.time, b.value, b.flags, source_id(self.source))
         )
-        # Humidity that arrives after PM readings of the same node re-flags those.
-        changed: list[tuple[int, int, int]] = []
-        for dev in np.unique(device[is_rh]).tolist():
-            mine = is_rh & (device == dev)
-            changed += reflag_humidity(
-                tx, dev, int(times[mine].min()) - window, int(times[mine].max()) + window, settings
-            )
+        changed = self._reflag_stored(tx, b, all_new=inserted == len(b.time))
         last = np.flatnonzero(np.append(key[1:] != key[:-1], True))
-        tx.executemany(
-            _LATEST,
-            zip(
-                sensor[last].tolist(),
-                variable[last].tolist(),
-                times[last].tolist(),
-                values[last].tolist(),
-                flags[last].tolist(),
-                state.start[last].tolist(),
-                state.count[last].tolist(),
-                strict=True,
-            ),
-        )
-        if changed:
-            extra = np.asarray(changed, dtype=np.int64)
-            sensor_all = np.concatenate([sensor, extra[:, 0]])
-            variable_all = np.concatenate([variable, extra[:, 1]])
-            times_all = np.concatenate([times, extra[:, 2]])
-        else:
-            sensor_all, variable_all, times_all = sensor, variable, times
+        columns = (b.sensor, b.variable, b.time, b.value, b.flags, state.start, state.count)
+        execute_values(tx, _LATEST, list(zip(*(c[last].tolist() for c in columns), strict=True)))
+        if inserted == len(b.time) and not changed:
+            # All new: add to the hourly rows instead of recomputing them from the table.
+            add_to_hourly(tx, hourly_increments(b.sensor, b.variable, b.time, b.value, b.flags))
+            queue_days(tx, b.sensor, b.variable, b.time, service.tz)
+            return inserted
+        extra = np.asarray(changed, dtype=np.int64).reshape(-1, 3)
+        sensor_all = np.concatenate([b.sensor, extra[:, 0]])
+        variable_all = np.concatenate([b.variable, extra[:, 1]])
+        times_all = np.concatenate([b.time, extra[:, 2]])
         recompute_hourly(tx, hour_ranges(sensor_all, variable_all, times_all))
         queue_days(tx, sensor_all, variable_all, times_all, service.tz)
         return inserted
+
+    def _flag_humidity(self, tx: Tx, b: _Batch) -> None:
+        """Pair the batch's PM readings with the node's humidity: in the batch and stored.
+
+        The same rule as ``flagging.device_humidity`` for stored readings (valid humidity, the
+        nearest within the pairing window), so flags do not depend on the order of imports.
+        """
+        window = self.service.settings.humidity_pairing_s
+        b.is_pm = np.isin(b.variable, PM_IDS)
+        b.is_rh = (b.variable == RH_ID) & ((b.flags & int(Flag.OUT_OF_RANGE)) == 0)
+        b.groups = _groups(b.device)
+        elsewhere = _sensors_elsewhere(tx, b.groups, [RH_ID], set(b.sensor[b.is_rh].tolist()))
+        spans: list[tuple[int, int, int]] = []
+        for dev, idx in b.groups.items():
+            pm, rh = idx[b.is_pm[idx]], idx[b.is_rh[idx]]
+            if not len(pm):
+                continue
+            lo, hi = int(b.time[pm].min()) - window, int(b.time[pm].max()) + window
+            if len(rh) and dev not in elsewhere:
+                # The node's humidity sensors are all in this batch: stored readings of theirs
+                # inside the batch's span are these same readings, so only the edges can add.
+                first, last = int(b.time[rh].min()), int(b.time[rh].max())
+                spans += [(dev, lo, first - 1)] * (lo < first) + [(dev, last + 1, hi)] * (hi > last)
+            else:
+                spans.append((dev, lo, hi))
+        stored = humidity_in_spans(tx, spans)
+        none = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64))
+        for dev, idx in b.groups.items():
+            pm, rh = idx[b.is_pm[idx]], idx[b.is_rh[idx]]
+            if not len(pm):
+                continue
+            stored_t, stored_v = stored.get(dev, none)
+            rh_t = np.concatenate([stored_t, b.time[rh]])
+            rh_v = np.concatenate([stored_v, b.value[rh]])
+            b.flags[pm] |= pair_humidity(b.time[pm], rh_t, rh_v, self.service.settings)
+
+    def _reflag_stored(self, tx: Tx, b: _Batch, *, all_new: bool) -> list[tuple[int, int, int]]:
+        """Humidity arriving after a node's PM readings re-flags the stored ones it pairs with.
+
+        Returns the (sensor, variable, time) of readings whose flags changed.
+        """
+        window = self.service.settings.humidity_pairing_s
+        elsewhere = _sensors_elsewhere(
+            tx, b.groups, PM_IDS.tolist(), set(b.sensor[b.is_pm].tolist())
+        )
+        changed: list[tuple[int, int, int]] = []
+        for dev, idx in b.groups.items():
+            pm, rh = idx[b.is_pm[idx]], idx[b.is_rh[idx]]
+            if not len(rh):
+                continue
+            lo, hi = int(b.time[rh].min()) - window, int(b.time[rh].max()) + window
+            spans = [(lo, hi)]
+            if all_new and len(pm) and dev not in elsewhere:
+                # Stored PM readings inside this batch's PM span are this batch's own, flagged
+                # already with all the humidity there is: only the edges can need re-flagging.
+                first, last = int(b.time[pm].min()), int(b.time[pm].max())
+                spans = [(lo, first - 1)] * (lo < first) + [(last + 1, hi)] * (hi > last)
+            for start, end in spans:
+                changed += reflag_humidity(tx, dev, start, end, self.service.settings)
+        return changed
+
+
+@dataclass(slots=True)
+class _Batch:
+    """One batch's readings, sorted by sensor, variable and time, with their flags."""
+
+    sensor: NDArray[np.int64]
+    variable: NDArray[np.int64]
+    time: NDArray[np.int64]
+    value: NDArray[np.float64]
+    flags: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    device: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    is_pm: NDArray[np.bool_] = field(default_factory=lambda: np.empty(0, dtype=np.bool_))
+    is_rh: NDArray[np.bool_] = field(default_factory=lambda: np.empty(0, dtype=np.bool_))
+    groups: dict[int, NDArray[np.int64]] = field(default_factory=dict)
+
+
+def _groups(keys: NDArray[np.int64]) -> dict[int, NDArray[np.int64]]:
+    """Indices of the readings of each key (in one sort, not one scan per key)."""
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    starts = np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
+    ends = np.append(starts[1:], len(order))
+    return {int(sorted_keys[a]): order[a:e] for a, e in zip(starts, ends, strict=True)}
 
 
 def _prior_runs(
@@ -192,6 +258,24 @@ def _prior_runs(
     return prior
 
 
+def _sensors_elsewhere(
+    tx: Tx, devices: dict[int, NDArray[np.int64]], variables: list[int], batch_sensors: set[int]
+) -> set[int]:
+    """Devices with a sensor of these variables that has stored readings but is not in the
+    batch (a node with two humidity sensors, say)."""
+    marks = ",".join("?" * len(devices))
+    kinds = ",".join("?" * len(variables))
+    rows = tx.query(
+        "SELECT s.device_id, s.id FROM latest l JOIN sensors s ON s.id = l.sensor_id"
+        f" WHERE l.variable_id IN ({kinds}) AND s.device_id IN ({marks})",
+        [*variables, *devices],
+    )
+    return {int(d) for d, s in rows if int(s) not in batch_sensors}
+
+
+_PM_LIST = ",".join(str(i) for i in PM_IDS.tolist())
+
+
 def _devices_of(tx: Tx, sensor_ids: NDArray[np.int64]) -> NDArray[np.int64]:
     """Sorted (sensor id, device id) pairs."""
     marks = ",".join("?" * len(sensor_ids))
@@ -220,11 +304,23 @@ def iter_files(paths: Iterable[str]) -> Iterator[str]:
 def parse_file(path: str) -> tuple[ParsedFile, str]:
     """Parse one file in whichever supported format it is; returns it and its source name."""
     data = open_bytes(path)
+    kind = _kind(path, data)
+    if kind == "madavi":
+        return parse_madavi_csv(data, source=path, device_uid=madavi_device(path)), "madavi"
+    return parse_archive_csv(data, source=path), ARCHIVE
+
+
+ARCHIVE = "sensor.community-archive"
+#: Archive files are read this many bytes at a time (per-file overhead dominates small files).
+GROUP_BYTES = 8_000_000
+
+
+def _kind(path: str, data: bytes) -> str:
     header = data.partition(b"\n")[0].decode("utf-8", "replace").lstrip("\ufeff")
     if header.startswith("sensor_id;"):
-        return read_archive_csv(path), "sensor.community-archive"
+        return ARCHIVE
     if is_madavi(header):
-        return read_madavi_csv(path), "madavi"
+        return "madavi"
     raise ValueError(
         f"{path}: unknown format (neither a Sensor.Community archive file nor a Madavi file);"
         f" header {header[:60]!r}"
@@ -243,6 +339,7 @@ def import_files(
     pending: dict[str, list[Readings]] = {}
     pending_n: dict[str, int] = {}
     in_flight: list[tuple[Future[int], int]] = []
+    group: list[tuple[str, bytes]] = []
 
     def flush(source: str) -> None:
         parts = pending.pop(source, [])
@@ -250,34 +347,81 @@ def import_files(
         batch = Readings.concat(parts)
         if not len(batch):
             return
-        while len(in_flight) >= 2:  # keep the writer busy while parsing ahead
-            _collect(in_flight.pop(0), summary)
         in_flight.append((service.store.submit(BulkWrite(service, batch, source)), len(batch)))
+        while len(in_flight) > MAX_IN_FLIGHT:
+            _collect(in_flight.pop(0), summary)
 
+    def take(parsed: ParsedFile, source: str, lines: LineMap | None, first: str) -> None:
+        ok, refused = split_refused(parsed.readings, first)
+        summary.rows_read += parsed.rows_read
+        summary.rejected.extend(parsed.rejections)
+        summary.rejected.extend(lines.relocate(refused) if lines else refused)
+        summary.readings += len(ok)
+        pending.setdefault(source, []).append(ok)
+        pending_n[source] = pending_n.get(source, 0) + len(ok)
+        if pending_n[source] >= 4 * batch_readings:
+            flush(source)
+
+    def parse_group() -> None:
+        if group:
+            try:
+                parsed, lines = parse_archive_group(group)
+            except ValueError:  # a file of the group is unreadable: take them one by one
+                for path, data in group:
+                    try:
+                        take(parse_archive_csv(data, source=path), ARCHIVE, None, path)
+                    except ValueError as exc:
+                        summary.failed_files.append((path, str(exc)))
+            else:
+                take(parsed, ARCHIVE, lines, group[0][0])
+            if progress:
+                for path, data in group:
+                    progress(len(data), path)
+            group.clear()
+
+    folder = None
     for path in iter_files(paths):
         summary.files += 1
+        # A day's folder holds the PM and the humidity files of each node: cutting batches at
+        # folder boundaries keeps them together, so humidity pairing needs few stored readings.
+        here = os.path.dirname(path)
+        if here != folder:
+            folder = here
+            parse_group()
+            for name in [s for s, n in pending_n.items() if n >= batch_readings // 4]:
+                flush(name)
         try:
-            parsed, source = parse_file(path)
-        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            data = open_bytes(path)
+            kind = _kind(path, data)
+        except (OSError, ValueError) as exc:
             summary.failed_files.append((path, str(exc)))
             if progress:
                 progress(_size(path), path)
             continue
-        ok, refused = split_refused(parsed.readings, path)
-        summary.rows_read += parsed.rows_read
-        summary.rejected.extend(parsed.rejections)
-        summary.rejected.extend(refused)
-        summary.readings += len(ok)
-        pending.setdefault(source, []).append(ok)
-        pending_n[source] = pending_n.get(source, 0) + len(ok)
-        if pending_n[source] >= batch_readings:
-            flush(source)
+        if kind == ARCHIVE:
+            if group and (
+                header_of(group[0][1]) != header_of(data)
+                or sum(len(d) for _p, d in group) >= GROUP_BYTES
+            ):
+                parse_group()
+            group.append((path, data))
+            continue
+        try:
+            parsed = parse_madavi_csv(data, source=path, device_uid=madavi_device(path))
+        except ValueError as exc:
+            summary.failed_files.append((path, str(exc)))
+        else:
+            take(parsed, kind, None, path)
         if progress:
-            progress(_size(path), path)
+            progress(len(data), path)
+    parse_group()
     for source in list(pending):
         flush(source)
     while in_flight:
         _collect(in_flight.pop(0), summary)
+    # Daily values of the imported days: computed now rather than left to a running server.
+    while service.store.write(lambda tx: roll_up_pending(tx, service.tz, limit=20_000)):
+        pass
     return summary
 
 

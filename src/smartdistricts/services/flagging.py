@@ -44,6 +44,37 @@ def device_humidity(
     return arr[:, 0].astype(np.int64), arr[:, 1]
 
 
+def humidity_in_spans(
+    tx: Tx, spans: list[tuple[int, int, int]]
+) -> dict[int, tuple[NDArray[np.int64], NDArray[np.float64]]]:
+    """Stored humidity readings of several nodes, each in its (device, start, end) span.
+
+    One statement for many spans (``UNION ALL`` of indexed range scans) instead of a query
+    per span: a bulk import asks for the edges of every node's humidity in each batch.
+    """
+    found: dict[int, list[tuple[int, float]]] = {}
+    part = (
+        "SELECT s.device_id, m.time, m.value FROM measurements m"
+        " JOIN sensors s ON s.id = m.sensor_id WHERE s.device_id = ? AND m.variable_id = ?"
+        f" AND m.time >= ? AND m.time <= ? AND m.flags & {int(Flag.OUT_OF_RANGE)} = 0"
+    )
+    for start in range(0, len(spans), 200):
+        chunk = spans[start : start + 200]
+        params: list[int] = []
+        for device_id, lo, hi in chunk:
+            params += [device_id, RH_ID, lo, hi]
+        for device_id, t, value in tx.query(" UNION ALL ".join([part] * len(chunk)), params):
+            found.setdefault(int(device_id), []).append((int(t), float(value)))
+    out = {}
+    for device_id, rows in found.items():
+        rows.sort()
+        out[device_id] = (
+            np.fromiter((t for t, _v in rows), np.int64, len(rows)),
+            np.fromiter((v for _t, v in rows), np.float64, len(rows)),
+        )
+    return out
+
+
 def pair_humidity(
     times: NDArray[np.int64],
     rh_times: NDArray[np.int64],
@@ -84,7 +115,8 @@ def reflag_humidity(
         return []
     arr = np.asarray(rows, dtype=np.int64)
     w = settings.humidity_pairing_s
-    rh_t, rh_v = device_humidity(tx, device_id, start - w, end + w)
+    # Only humidity that can pair with these readings matters.
+    rh_t, rh_v = device_humidity(tx, device_id, int(arr[:, 2].min()) - w, int(arr[:, 2].max()) + w)
     new_bits = pair_humidity(arr[:, 2], rh_t, rh_v, settings)
     old = arr[:, 3]
     new = (old & ~HUMIDITY_BITS) | new_bits

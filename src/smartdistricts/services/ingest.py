@@ -12,11 +12,8 @@ updates the latest values, the hourly aggregates and the queue of days to roll u
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -25,9 +22,10 @@ from smartdistricts.nomenclature import PARTICULATE, VARIABLES, Flag
 from smartdistricts.services.flagging import RH_ID
 from smartdistricts.services.registry import audit
 from smartdistricts.services.rollup import (
-    HOURLY_UPSERT,
+    add_to_hourly,
     hour_ranges,
     hourly_increments,
+    local_day,
     recompute_hourly,
     roll_up_pending,
 )
@@ -50,7 +48,6 @@ _INSERT = (
     "INSERT INTO measurements (sensor_id, variable_id, time, value, flags, source_id)"
     " VALUES {values} ON CONFLICT DO NOTHING"
 )
-_HOURLY = HOURLY_UPSERT.replace("VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", "VALUES {values}")
 _DEVICE_STATUS = """
 WITH v (id, seen, address, version, signal, interval_s, hash, pushed) AS (VALUES {values})
 UPDATE devices SET
@@ -339,22 +336,15 @@ class IngestService:
         if inserted == len(rows):
             values = np.asarray([r[3] for r in rows], dtype=np.float64)
             flags = np.asarray([r[4] for r in rows], dtype=np.int64)
-            execute_values(tx, _HOURLY, hourly_increments(sensor, variable, times, values, flags))
+            add_to_hourly(tx, hourly_increments(sensor, variable, times, values, flags))
         else:  # some were duplicates: recompute the touched hours from what is stored
             recompute_hourly(tx, hour_ranges(sensor, variable, times))
         if runs:
             execute_values(tx, _LATEST, [(s, v, *run) for (s, v), run in runs.items()])
-        days = {(s, v, local_day(t // 3600, self.settings.timezone)) for s, v, t, *_ in rows}
+        days = {(s, v, local_day(t // 3600, self.tz)) for s, v, t, *_ in rows}
         execute_values(
             tx,
             "INSERT INTO rollup_pending (sensor_id, variable_id, day) VALUES {values}"
             " ON CONFLICT DO NOTHING",
             list(days),
         )
-
-
-@functools.lru_cache(maxsize=4096)
-def local_day(hour: int, timezone: str) -> int:
-    """The town's calendar day (``YYYYMMDD``) of an hour given as Unix seconds // 3600."""
-    local = datetime.fromtimestamp(hour * 3600, UTC).astimezone(ZoneInfo(timezone))
-    return local.year * 10000 + local.month * 100 + local.day

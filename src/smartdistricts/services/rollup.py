@@ -16,6 +16,7 @@ Coverage rules: indices.md §9 and the engine issue (daily mean valid with ≥ 7
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -26,6 +27,7 @@ from numpy.typing import NDArray
 
 from smartdistricts.nomenclature import EXCLUDED_FROM_MEANS
 from smartdistricts.store.base import Tx
+from smartdistricts.store.values import execute_values
 
 __all__ = [
     "DAILY_COVERAGE",
@@ -96,6 +98,11 @@ ON CONFLICT (sensor_id, variable_id, day) DO UPDATE SET
   flags = excluded.flags
 """
 
+#: :data:`HOURLY_UPSERT` for many rows in one statement (``store.values.execute_values``).
+HOURLY_UPSERT_VALUES = HOURLY_UPSERT.replace(
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", "VALUES {values}"
+)
+
 
 def _group(keys: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Sort order and start index of each run of equal keys."""
@@ -145,8 +152,7 @@ def hourly_increments(
 
 def add_to_hourly(tx: Tx, rows: Sequence[Sequence[object]]) -> None:
     """Add increments from :func:`hourly_increments` (readings known to be new)."""
-    if rows:
-        tx.executemany(HOURLY_UPSERT, rows)
+    execute_values(tx, HOURLY_UPSERT_VALUES, rows)
 
 
 def recompute_hourly(tx: Tx, ranges: Iterable[tuple[int, int, int, int]]) -> None:
@@ -182,15 +188,22 @@ def hour_ranges(
     ]
 
 
+@functools.lru_cache(maxsize=65536)
+def local_day(hour: int, tz: ZoneInfo) -> int:
+    """The town's calendar day (``YYYYMMDD``) of an hour given as Unix seconds // 3600.
+
+    Every UTC offset the town uses is a whole number of hours, so one answer per hour holds.
+    """
+    local = datetime.fromtimestamp(hour * 3600, UTC).astimezone(tz)
+    return local.year * 10000 + local.month * 100 + local.day
+
+
 def local_days(time: NDArray[np.int64], tz: ZoneInfo) -> NDArray[np.int64]:
     """The town's calendar day of each time, as ``YYYYMMDD`` integers."""
     if len(time) == 0:
         return np.empty(0, dtype=np.int64)
     hours, inverse = np.unique(time // 3600, return_inverse=True)
-    day_of_hour = np.empty(len(hours), dtype=np.int64)
-    for i, h in enumerate(hours.tolist()):
-        local = datetime.fromtimestamp(h * 3600, UTC).astimezone(tz)
-        day_of_hour[i] = local.year * 10000 + local.month * 100 + local.day
+    day_of_hour = np.fromiter((local_day(h, tz) for h in hours.tolist()), np.int64, len(hours))
     return day_of_hour[inverse.ravel()]
 
 
@@ -213,12 +226,13 @@ def queue_days(
     """Queue the days these readings touch for the daily rollup."""
     if len(time) == 0:
         return
-    days = local_days(time, tz)
-    key = np.unique(np.stack([sensor, variable, days], axis=1), axis=0)
-    tx.executemany(
-        "INSERT INTO rollup_pending (sensor_id, variable_id, day) VALUES (?, ?, ?)"
+    days = local_days(time, tz)  # YYYYMMDD < 2**25
+    key = np.unique((sensor << 40) | (variable << 32) | days)
+    execute_values(
+        tx,
+        "INSERT INTO rollup_pending (sensor_id, variable_id, day) VALUES {values}"
         " ON CONFLICT DO NOTHING",
-        key.tolist(),
+        np.stack([key >> 40, (key >> 32) & 0xFF, key & 0xFFFFFFFF], axis=1).tolist(),
     )
 
 

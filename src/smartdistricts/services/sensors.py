@@ -7,6 +7,7 @@ rolled-back transaction never leaves ids behind that do not exist.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,7 +41,11 @@ class SensorDirectory:
     devices: dict[str, int] = field(default_factory=dict)
 
     def sensor_id(
-        self, tx: Tx, device_id: int, sensor_type: str, interval_s: float | None = None
+        self,
+        tx: Tx,
+        device_id: int,
+        sensor_type: str,
+        interval_s: float | Callable[[], float] | None = None,
     ) -> int:
         """The sensor of this type on this device, created if new."""
         key = (device_id, sensor_type)
@@ -51,9 +56,10 @@ class SensorDirectory:
             "SELECT id FROM sensors WHERE device_id = ? AND type = ?", (device_id, sensor_type)
         )
         if row is None:
+            interval = interval_s() if callable(interval_s) else interval_s
             sensor_id = tx.insert_id(
                 "INSERT INTO sensors (device_id, type, interval_s) VALUES (?, ?, ?) RETURNING id",
-                (device_id, sensor_type, interval_s or DEFAULT_INTERVAL_S),
+                (device_id, sensor_type, interval or DEFAULT_INTERVAL_S),
             )
         else:
             sensor_id = int(row[0])
@@ -65,9 +71,18 @@ class SensorDirectory:
         self.device_of[sensor_id] = key[0]
 
     def resolve(
-        self, tx: Tx, refs: list[SensorRef], intervals: list[float], *, source: str
+        self,
+        tx: Tx,
+        refs: list[SensorRef],
+        intervals: Callable[[int], float],
+        *,
+        source: str,
     ) -> NDArray[np.int64]:
-        """Stored sensor ids for ``refs`` (devices, sites and sensors created as needed)."""
+        """Stored sensor ids for ``refs`` (devices, sites and sensors created as needed).
+
+        ``intervals(i)`` gives the expected spacing of ``refs[i]``'s readings; it is only
+        called for sensors that have to be created.
+        """
         out = np.empty(len(refs), dtype=np.int64)
         for i, ref in enumerate(refs):
             if ref.external_id:
@@ -83,7 +98,7 @@ class SensorDirectory:
                     out[i] = sid
                     continue
             device_id = self.device_id(tx, ref, source=source)
-            sid = self.sensor_id(tx, device_id, ref.sensor_type, intervals[i])
+            sid = self.sensor_id(tx, device_id, ref.sensor_type, functools.partial(intervals, i))
             if ref.external_id:
                 tx.execute(
                     "UPDATE sensors SET external_id = ? WHERE id = ? AND external_id IS NULL",

@@ -7,6 +7,7 @@ a power cut, not just a killed process; group commit (``writer.py``) keeps that 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 import threading
@@ -14,6 +15,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from smartdistricts.store.base import (
     Backend,
@@ -27,10 +30,16 @@ from smartdistricts.store.dialect import SQLITE
 
 __all__ = ["SQLiteBackend"]
 
-_INSERT_MEASUREMENT = (
-    "INSERT INTO measurements (sensor_id, variable_id, time, value, flags, source_id)"
-    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
-)
+_ROWS_PER_STATEMENT = 1000  # 6,000 parameters per statement (SQLite allows 32,766)
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_rows(rows: int) -> str:
+    return (
+        "INSERT INTO measurements (sensor_id, variable_id, time, value, flags, source_id) VALUES "
+        + ",".join(["(?,?,?,?,?,?)"] * rows)
+        + " ON CONFLICT DO NOTHING"
+    )
 
 
 class SQLiteTx:
@@ -68,17 +77,21 @@ class SQLiteTx:
         if n == 0:
             return 0
         require_values(columns)
-        source = [columns.source_id] * n
-        rows = zip(
-            columns.sensor_id.tolist(),
-            columns.variable_id.tolist(),
-            columns.time.tolist(),
-            columns.value.tolist(),
-            columns.flags.tolist(),
-            source,
-            strict=True,
-        )
-        return self.executemany(_INSERT_MEASUREMENT, rows)
+        # One multi-row statement per 5000 readings: about twice the speed of executemany and
+        # a few GIL hand-overs per batch instead of one per row (see store/values.py).
+        params = np.empty((n, 6), dtype=object)
+        params[:, 0] = columns.sensor_id.tolist()
+        params[:, 1] = columns.variable_id.tolist()
+        params[:, 2] = columns.time.tolist()
+        params[:, 3] = columns.value.tolist()
+        params[:, 4] = columns.flags.tolist()
+        params[:, 5] = columns.source_id
+        flat = params.ravel().tolist()
+        before = self.conn.total_changes
+        for start in range(0, n, _ROWS_PER_STATEMENT):
+            rows = min(_ROWS_PER_STATEMENT, n - start)
+            self.conn.execute(_insert_rows(rows), flat[start * 6 : (start + rows) * 6])
+        return self.conn.total_changes - before
 
     def stream(
         self, sql: str, params: Sequence[Any] = (), size: int = 10_000
