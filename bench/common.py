@@ -126,7 +126,13 @@ class WrkResult:
 
 
 def wrk(
-    url: str, *, connections: int, seconds: float, script: Path | None = None, threads: int = 1
+    url: str,
+    *,
+    connections: int,
+    seconds: float,
+    script: Path | None = None,
+    threads: int = 1,
+    args: list[str] | None = None,
 ) -> WrkResult:
     """Run wrk (closed loop) and parse its latency distribution."""
     exe = shutil.which("wrk")
@@ -135,6 +141,10 @@ def wrk(
     cmd = [exe, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     if script is not None:
         cmd[1:1] = ["-s", str(script)]
+    if args:
+        cmd += ["--", *args]
+    if args:
+        cmd += ["--", *args]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _latency(out, "50%")

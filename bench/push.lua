@@ -2,8 +2,10 @@
 -- Each request: the next device, a combined payload with 10 readings and 5 status values.
 local devices = {}
 local counter = 0
+local close = false
 
 function init(args)
+  close = args[2] == "close"  -- a new connection for every push, as the firmware does
   for line in io.lines(args[1]) do
     local uid, auth = line:match("([^;]+);(.+)")
     devices[#devices + 1] = { uid = uid, auth = auth, id = uid:match("%-(%d+)$") }
@@ -25,6 +27,8 @@ function request()
     '{"value_type":"max_micro","value":"20083"},{"value_type":"interval","value":"145000"},' ..
     '{"value_type":"signal","value":"-67"}]}',
     d.id, counter % 60, counter % 100, counter)
-  return wrk.format("POST", "/api/v1/push/sensor-community",
-    { ["Content-Type"] = "application/json", ["X-Sensor"] = d.uid, ["Authorization"] = d.auth }, body)
+  local headers = { ["Content-Type"] = "application/json", ["X-Sensor"] = d.uid,
+                    ["Authorization"] = d.auth }
+  if close then headers["Connection"] = "close" end
+  return wrk.format("POST", "/api/v1/push/sensor-community", headers, body)
 end

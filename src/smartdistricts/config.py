@@ -63,6 +63,9 @@ class Settings:
     push_dedup_window_s: int = 300
     #: SQLite ``synchronous`` level of the writer (FULL survives power loss).
     sqlite_synchronous: str = "FULL"
+    #: Store pushes in a separate writer process (recommended: the server keeps answering while
+    #: the writer works); false keeps the writer in the server process.
+    ingest_process: bool = True
     #: Most pushes a single device may make per minute (the firmware sends one per ~145 s).
     device_pushes_per_minute: int = 30
     #: Failed push authentications allowed per client address per minute.

@@ -6,6 +6,7 @@ import base64
 import binascii
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.requests import Request
 
@@ -13,10 +14,18 @@ from smartdistricts.api.errors import ApiError
 from smartdistricts.api.limits import RateLimiter
 from smartdistricts.config import Settings
 from smartdistricts.services.access import DeviceDirectory
-from smartdistricts.services.ingest import IngestService
+from smartdistricts.services.ingest import IngestService, StreamBatch
+from smartdistricts.services.ingest_process import IngestProcess
 from smartdistricts.store.base import Store
 
-__all__ = ["AppContext", "basic_credentials", "client_address", "context", "read_body"]
+__all__ = [
+    "AppContext",
+    "basic_credentials",
+    "client_address",
+    "context",
+    "parse_basic",
+    "read_body",
+]
 
 MAX_BODY = 1_000_000
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="smartdistricts devices"'}
@@ -32,6 +41,20 @@ class AppContext:
     auth_failures: RateLimiter
     registrations: RateLimiter
     started_at: float = field(default_factory=time.time)
+    process: IngestProcess | None = None
+
+    async def write_stream(self, work: StreamBatch | list[StreamBatch]) -> Any:
+        """Store streamed readings (in the ingest process when there is one); returns once
+        durable: a ``StreamResult``, or a list of them for a list of batches."""
+        if self.process is not None:
+            return await self.process.submit(work)
+        if isinstance(work, StreamBatch):
+            return await self.ingest.submit(work)
+        service = self.ingest
+        return await self.store.awrite(lambda tx: service.write_stream(tx, work))
+
+    def writer_backlog(self) -> int:
+        return self.store.writer.backlog() + (self.process.backlog() if self.process else 0)
 
     @classmethod
     def create(cls, settings: Settings, store: Store) -> AppContext:
@@ -57,7 +80,11 @@ def client_address(request: Request) -> str:
 
 def basic_credentials(request: Request) -> tuple[str, str] | None:
     """(user, password) from an ``Authorization: Basic`` header; None if absent."""
-    header = request.headers.get("authorization")
+    return parse_basic(request.headers.get("authorization"))
+
+
+def parse_basic(header: str | None) -> tuple[str, str] | None:
+    """(user, password) of an ``Authorization`` header value if it is Basic; None if absent."""
     if not header:
         return None
     scheme, _, token = header.partition(" ")

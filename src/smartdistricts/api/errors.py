@@ -14,7 +14,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-__all__ = ["ApiError", "error_response", "http_exception_handler", "server_error_handler"]
+__all__ = [
+    "ApiError",
+    "error_body",
+    "error_response",
+    "http_exception_handler",
+    "server_error_handler",
+]
 
 _CODES = {
     400: "bad_request",
@@ -54,15 +60,15 @@ class ApiError(Exception):
         self.headers = headers
 
 
-def error_response(
+def error_body(
     status: int,
     message: str,
     *,
     field: str | None = None,
     code: str | None = None,
     details: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response:
+) -> bytes:
+    """The JSON bytes of the standard error shape."""
     body: dict[str, Any] = {
         "status": status,
         "code": code or _CODES.get(status, "error"),
@@ -72,8 +78,20 @@ def error_response(
         body["field"] = field
     if details:
         body["details"] = details
+    return orjson.dumps({"error": body})
+
+
+def error_response(
+    status: int,
+    message: str,
+    *,
+    field: str | None = None,
+    code: str | None = None,
+    details: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     return Response(
-        orjson.dumps({"error": body}),
+        error_body(status, message, field=field, code=code, details=details),
         status_code=status,
         media_type="application/json",
         headers=headers,

@@ -20,6 +20,7 @@ from smartdistricts.ingest.batch import BatchErrors, parse_batch
 from smartdistricts.ingest.records import IngestError
 from smartdistricts.services.access import find_api_key, find_sensors
 from smartdistricts.services.ingest import StreamBatch
+from smartdistricts.services.ingest_process import IngestProcessError
 from smartdistricts.store.writer import WriterOverloaded
 
 __all__ = ["post_measurements"]
@@ -122,11 +123,12 @@ async def post_measurements(request: Request) -> Response:
                 uid, [], "batch-api", now, remote_addr=client_address(request)
             )
         batch.readings.append((stype, item.variable_id, item.time, item.value))
-    service = ctx.ingest
     try:
-        results = await ctx.store.awrite(
-            lambda tx: service.write_stream(tx, list(batches.values()))
-        )
+        results = await ctx.write_stream(list(batches.values()))
+    except IngestProcessError:
+        raise ApiError(
+            503, "storage is restarting; try again shortly", headers={"Retry-After": "5"}
+        ) from None
     except WriterOverloaded:
         raise ApiError(
             503, "the server is busy; try again shortly", headers={"Retry-After": "5"}

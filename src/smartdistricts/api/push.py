@@ -5,40 +5,41 @@ and the user and password printed by ``smartdistricts devices add`` (user = the 
 firmware sends no timestamp: the server stamps the receipt time (UTC). Answers: 201 stored,
 202 stored in quarantine (unknown device under open registration), 200 duplicate (the same body
 again within the de-duplication window), 4xx with a JSON error naming the field otherwise.
+
+This is the busiest route (every device, every 145 s), so it is a plain ASGI application that
+the app dispatches to before the router: no request object, no middleware stack.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
+from typing import Any
 
 import orjson
-from starlette.requests import Request
-from starlette.responses import Response
 
-from smartdistricts.api.context import (
-    CHALLENGE,
-    basic_credentials,
-    client_address,
-    context,
-    read_body,
-)
-from smartdistricts.api.errors import ApiError
+from smartdistricts.api.context import CHALLENGE, AppContext, parse_basic
+from smartdistricts.api.errors import ApiError, error_body
 from smartdistricts.ingest.airrohr import MAX_BODY, parse_push
 from smartdistricts.ingest.records import IngestError
 from smartdistricts.services.ingest import StreamBatch
+from smartdistricts.services.ingest_process import IngestProcessError
 from smartdistricts.services.security import hash_secret
 from smartdistricts.store.writer import WriterOverloaded
 
-__all__ = ["push_sensor_community"]
+__all__ = ["PATH", "PushEndpoint", "handle_push"]
+
+PATH = "/api/v1/push/sensor-community"
+log = logging.getLogger(__name__)
+_JSON = (b"content-type", b"application/json")
 
 
 def _auth_failure(
-    request: Request, message: str, field: str = "Authorization", status: int = 401
+    ctx: AppContext, address: str, message: str, field: str = "Authorization", status: int = 401
 ) -> ApiError:
     """The error for a failed authentication; too many from one address turn into 429."""
-    ctx = context(request)
-    if not ctx.auth_failures.allow(client_address(request)):
+    if not ctx.auth_failures.allow(address):
         return ApiError(
             429,
             "too many failed authentications from this address; wait a minute",
@@ -47,24 +48,23 @@ def _auth_failure(
     return ApiError(status, message, field=field, headers=CHALLENGE if status == 401 else None)
 
 
-async def push_sensor_community(request: Request) -> Response:
-    ctx = context(request)
-    body = await read_body(request, MAX_BODY)
+async def handle_push(
+    ctx: AppContext, headers: dict[str, str], body: bytes, address: str
+) -> tuple[int, dict[str, Any]]:
+    """Validate, authenticate and store one push; returns (status, JSON body) or raises."""
     try:
-        push = parse_push(
-            body, x_sensor=request.headers.get("x-sensor"), x_pin=request.headers.get("x-pin")
-        )
+        push = parse_push(body, x_sensor=headers.get("x-sensor"), x_pin=headers.get("x-pin"))
     except IngestError as exc:
         raise ApiError(exc.status, exc.message, field=exc.field) from None
-    address = client_address(request)
-    credentials = basic_credentials(request)
+    credentials = parse_basic(headers.get("authorization"))
     device = ctx.devices.get(push.device_uid)
     register = False
     secret_hash = None
     if device is None:
         if not ctx.settings.open_registration:
             raise _auth_failure(
-                request,
+                ctx,
+                address,
                 f"unknown device {push.device_uid!r}; register it with"
                 " 'smartdistricts devices add'",
                 field="X-Sensor",
@@ -85,18 +85,19 @@ async def push_sensor_community(request: Request) -> Response:
             # password until the operator issues one.
             if not (device.status == "quarantine" and ctx.settings.open_registration):
                 raise _auth_failure(
-                    request,
+                    ctx,
+                    address,
                     f"device {push.device_uid!r} has no credentials yet; issue them with"
                     f" 'smartdistricts devices secret {push.device_uid}'",
                 )
         else:
             if credentials is None:
-                raise _auth_failure(request, "credentials required (HTTP Basic)")
+                raise _auth_failure(ctx, address, "credentials required (HTTP Basic)")
             user, password = credentials
             if user not in (push.device_uid, ""):
-                raise _auth_failure(request, "the user must be the device id (X-Sensor)")
+                raise _auth_failure(ctx, address, "the user must be the device id (X-Sensor)")
             if not device.accepts(password):
-                raise _auth_failure(request, "wrong device credentials")
+                raise _auth_failure(ctx, address, "wrong device credentials")
     if not ctx.device_pushes.allow(push.device_uid):
         retry = ctx.device_pushes.retry_after(push.device_uid)
         raise ApiError(429, "this device pushes too often", headers={"Retry-After": str(retry)})
@@ -117,20 +118,22 @@ async def push_sensor_community(request: Request) -> Response:
         stamped=True,
     )
     try:
-        result = await ctx.ingest.submit(batch)
+        result = await ctx.write_stream(batch)
+    except IngestProcessError:
+        raise ApiError(
+            503, "storage is restarting; try again shortly", headers={"Retry-After": "5"}
+        ) from None
     except WriterOverloaded:
         raise ApiError(
             503, "the server is busy; try again shortly", headers={"Retry-After": "5"}
         ) from None
-    if result.outcome == "unknown_device":
+    if result.outcome in ("unknown_device", "disabled") or register:
         ctx.devices.forget(push.device_uid)
+    if result.outcome == "unknown_device":
         raise ApiError(403, f"unknown device {push.device_uid!r}", field="X-Sensor")
     if result.outcome == "disabled":
-        ctx.devices.forget(push.device_uid)
         raise ApiError(403, f"device {push.device_uid!r} is disabled", field="X-Sensor")
-    if register:
-        ctx.devices.forget(push.device_uid)
-    payload = {
+    payload: dict[str, Any] = {
         "device": push.device_uid,
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
         "stored": result.stored,
@@ -139,4 +142,66 @@ async def push_sensor_community(request: Request) -> Response:
     if push.ignored:
         payload["ignored"] = push.ignored
     status = 200 if result.outcome == "duplicate" else 202 if result.quarantined else 201
-    return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
+    return status, payload
+
+
+class PushEndpoint:
+    """The push route as a bare ASGI application (see the module docstring)."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["method"] != "POST":
+            await _send(send, 405, error_body(405, "use POST"), [(b"allow", b"POST")])
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        client = scope.get("client")
+        address = client[0] if client else "unknown"
+        extra: list[tuple[bytes, bytes]] = []
+        try:
+            body = await _read_body(receive, headers.get("content-length"), MAX_BODY)
+            ctx: AppContext = scope["app"].state.ctx
+            status, payload = await handle_push(ctx, headers, body, address)
+            content = orjson.dumps(payload)
+        except ApiError as exc:
+            status = exc.status
+            content = error_body(exc.status, exc.message, field=exc.field, code=exc.code)
+            extra = [(k.lower().encode(), v.encode()) for k, v in (exc.headers or {}).items()]
+        except Exception:
+            log.exception("push failed")
+            status, content = 500, error_body(500, "internal error; see the operator's log")
+        await _send(send, status, content, extra)
+
+
+async def _read_body(receive: Any, declared: str | None, limit: int) -> bytes:
+    """The request body, refusing more than ``limit`` bytes (413) before reading it all."""
+    if declared is not None:
+        try:
+            too_big = int(declared) > limit
+        except ValueError:
+            raise ApiError(400, "invalid Content-Length", field="Content-Length") from None
+        if too_big:
+            raise ApiError(413, f"body larger than {limit} bytes", field="body")
+    chunks = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ApiError(400, "the client went away", field="body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"body larger than {limit} bytes", field="body")
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+async def _send(send: Any, status: int, content: bytes, extra: list[tuple[bytes, bytes]]) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [_JSON, (b"content-length", str(len(content)).encode()), *extra],
+        }
+    )
+    await send({"type": "http.response.body", "body": content})

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from smartdistricts.ingest.records import IngestError
-from smartdistricts.nomenclature import variable
+from smartdistricts.nomenclature import Variable, variable
 
 __all__ = [
     "COMBINED",
@@ -137,6 +137,13 @@ PER_PIN: dict[str, dict[str, ValueType]] = {
         "humidity": ValueType("SCD30", "relative_humidity"),
         "co2_ppm": ValueType("SCD30", "co2"),
     },
+}
+
+#: The value-type tables with their variables looked up once: id(table) → type → (sensor
+#: type, variable, scale).
+_RESOLVED: dict[int, dict[str, tuple[str, Variable, float]]] = {
+    id(table): {k: (t.sensor_type, variable(t.variable), t.scale) for k, t in table.items()}
+    for table in (COMBINED, *PER_PIN.values())
 }
 
 #: Device status values of the combined payload (not measurements).
@@ -263,38 +270,47 @@ def parse_push(
         table = PER_PIN[pin]
     push = AirrohrPush(uid, version, [])
     seen: set[str] = set()
+    resolved = _RESOLVED[id(table)]
+    decimal = _DECIMAL.fullmatch
     for i, item in enumerate(items):
-        where = f"sensordatavalues[{i}]"
+        # The common case runs without building error messages; the field names are made
+        # only when something is wrong.
         if not isinstance(item, dict):
-            raise IngestError(where, "must be an object with value_type and value")
+            raise IngestError(
+                f"sensordatavalues[{i}]", "must be an object with value_type and value"
+            )
         kind = item.get("value_type")
         if not isinstance(kind, str) or not kind:
-            raise IngestError(f"{where}.value_type", "is missing or not a string")
+            raise IngestError(f"sensordatavalues[{i}].value_type", "is missing or not a string")
         if "value" not in item:
-            raise IngestError(f"{where}.value", "is missing")
+            raise IngestError(f"sensordatavalues[{i}].value", "is missing")
         if kind in seen:
-            raise IngestError(f"{where}.value_type", f"{kind!r} appears twice")
+            raise IngestError(f"sensordatavalues[{i}].value_type", f"{kind!r} appears twice")
         seen.add(kind)
-        mapped = table.get(kind)
+        raw = item["value"]
+        mapped = resolved.get(kind)
         if mapped is None:
             if kind in STATUS:
                 unit = "dBm" if kind == "signal" else ""
-                push.status[kind] = _number(item["value"], f"{where}.value", unit=unit)
+                push.status[kind] = _number(raw, f"sensordatavalues[{i}].value", unit=unit)
             else:
                 # Unknown types (and IGNORED ones: GPS fixes, PPD42NS durations) are listed,
                 # not read: their values need not be numbers (GPS_timestamp is a date).
                 push.ignored.append(kind)
             continue
-        number = _number(item["value"], f"{where}.value")
-        var = variable(mapped.variable)
-        value = round(number * mapped.scale, 6) if mapped.scale != 1.0 else number
-        if var.refuses(value):
+        sensor_type, var, scale = mapped
+        if type(raw) is str and decimal(raw):
+            number = float(raw)  # the firmware's own form: "7.06"
+        else:
+            number = _number(raw, f"sensordatavalues[{i}].value")
+        value = round(number * scale, 6) if scale != 1.0 else number
+        if not var.hard_min <= value <= var.hard_max or value != value:
             raise IngestError(
-                f"{where}.value",
-                f"{kind} = {item['value']!s:.20} gives {var.name} {value:g} {var.unit}, outside"
+                f"sensordatavalues[{i}].value",
+                f"{kind} = {raw!s:.20} gives {var.name} {value:g} {var.unit}, outside"
                 f" the possible range {var.hard_min:g}–{var.hard_max:g} {var.unit}",
             )
-        push.values.append((mapped.sensor_type, var.id, value))
+        push.values.append((sensor_type, var.id, value))
     if not push.values and not push.status:
         raise IngestError("sensordatavalues", "holds no known value type")
     return push

@@ -51,7 +51,10 @@ class DeviceDirectory:
     store: Store
     ttl: float = 600.0
     check_every: float = 1.0
-    _cache: dict[str, tuple[float, DeviceEntry | None]] = field(default_factory=dict)
+    # Plain tuples (no objects) so that the garbage collector does not have to walk them.
+    _cache: dict[str, tuple[float, tuple[int, str, str, str | None, int | None] | None]] = field(
+        default_factory=dict
+    )
     _version: object = None
     _checked: float = -1e9
 
@@ -69,17 +72,17 @@ class DeviceDirectory:
         self._check_version(now)
         hit = self._cache.get(uid)
         if hit is not None and now - hit[0] < self.ttl:
-            return hit[1]
+            return None if hit[1] is None else DeviceEntry(*hit[1])
         row = self.store.read(
             lambda tx: tx.one(
                 "SELECT id, uid, status, secret_hash, site_id FROM devices WHERE uid = ?", (uid,)
             )
         )
-        entry = None if row is None else DeviceEntry(int(row[0]), row[1], row[2], row[3], row[4])
+        values = None if row is None else (int(row[0]), row[1], row[2], row[3], row[4])
         if len(self._cache) > 200_000:
             self._cache.clear()
-        self._cache[uid] = (now, entry)
-        return entry
+        self._cache[uid] = (now, values)
+        return None if values is None else DeviceEntry(*values)
 
     def forget(self, uid: str) -> None:
         self._cache.pop(uid, None)

@@ -36,8 +36,11 @@ from smartdistricts.store.values import execute_values
 
 __all__ = ["IngestService", "StreamBatch", "StreamResult", "StreamWrite"]
 
-#: How often the writer recomputes the days queued by new readings [s].
-ROLLUP_INTERVAL_S = 30.0
+#: How often the writer recomputes the days queued by new readings [s]. Readings queue their
+#: day when their series enters a new hour, so a day is recomputed about once an hour per series.
+ROLLUP_INTERVAL_S = 10.0
+#: Days recomputed per writer pause: small, so that pushes never wait long behind a rollup.
+ROLLUP_CHUNK = 250
 
 _PM = frozenset(v.id for v in VARIABLES if v.name in PARTICULATE)
 _HUMID = int(Flag.HUMID)
@@ -100,12 +103,8 @@ class StreamResult:
     device_id: int | None = None
 
 
-@dataclass(slots=True)
-class _Device:
-    id: int
-    status: str
-    last_hash: str | None
-    last_push_at: int | None
+#: A device as the writer caches it: (id, status, last body hash, time of that push).
+_Device = tuple[int, str, str | None, int | None]
 
 
 #: The newest reading of a series and its run of equal values:
@@ -157,7 +156,7 @@ class IngestService:
         return self.store.write(StreamWrite(self, batch))
 
     def _roll_up(self, tx: Tx) -> bool:
-        return roll_up_pending(tx, self.tz)
+        return roll_up_pending(tx, self.tz, limit=ROLLUP_CHUNK)
 
     # -- writer side -------------------------------------------------------------------------
     def _check_registry(self, tx: Tx) -> None:
@@ -191,7 +190,7 @@ class IngestService:
                 row = (device_id, "quarantine", None, None)
             if row is None:
                 return None
-            device = _Device(int(row[0]), row[1], row[2], row[3])
+            device = (int(row[0]), str(row[1]), row[2], row[3])
         return device
 
     def _run(self, tx: Tx, sensor_id: int, variable_id: int) -> _Run | None:
@@ -218,24 +217,24 @@ class IngestService:
         pushed: dict[str, tuple[str, int]] = {}  # body hashes seen in this transaction
         humidity: dict[int, tuple[int, float]] = {}
         device_rows: dict[int, tuple[object, ...]] = {}
+        days: set[tuple[int, int, int]] = set()
+        tz = self.tz
         for batch in batches:
             device = devices.get(batch.device_uid) or self._device(tx, batch)
             if device is None:
                 results.append(StreamResult("unknown_device"))
                 continue
-            if device.status == "disabled":
-                results.append(StreamResult("disabled", device_id=device.id))
+            if device[1] == "disabled":
+                results.append(StreamResult("disabled", device_id=device[0]))
                 continue
-            last_hash, last_at = pushed.get(
-                batch.device_uid, (device.last_hash, device.last_push_at)
-            )
+            last_hash, last_at = pushed.get(batch.device_uid, (device[2], device[3]))
             if (
                 batch.body_hash is not None
                 and batch.body_hash == last_hash
                 and last_at is not None
                 and batch.received_at - last_at <= settings.push_dedup_window_s
             ):
-                results.append(StreamResult("duplicate", device_id=device.id))
+                results.append(StreamResult("duplicate", device_id=device[0]))
                 continue
             devices[batch.device_uid] = device
             if batch.body_hash is not None:
@@ -246,9 +245,9 @@ class IngestService:
             rh_value: float | None = None
             if pushed_rh:
                 rh_value = sorted(pushed_rh)[len(pushed_rh) // 2]  # a node has 1–2 RH sensors
-                humidity[device.id] = (rh_time, rh_value)
+                humidity[device[0]] = (rh_time, rh_value)
             else:
-                known = humidity.get(device.id) or self._humidity.get(device.id)
+                known = humidity.get(device[0]) or self._humidity.get(device[0])
                 rh_value = (
                     known[1]
                     if known is not None
@@ -256,7 +255,7 @@ class IngestService:
                     else None
                 )
             for sensor_type, var, t, value in batch.readings:
-                sid = self.sensors.sensor_id(tx, device.id, sensor_type, batch.interval_s)
+                sid = self.sensors.sensor_id(tx, device[0], sensor_type, batch.interval_s)
                 low, high = _SOFT[var]
                 flags = 0 if low <= value < high else int(Flag.OUT_OF_RANGE)
                 key = (sid, var)
@@ -282,14 +281,20 @@ class IngestService:
                     if rh_value >= settings.fog_threshold:
                         flags |= _FOG
                 rows.append((sid, var, t, value, flags, src))
+                if prev is None or t // 3600 != prev[0] // 3600:
+                    # A new hour (or a late reading): the day's mean changes. Within an hour
+                    # only the hourly row moves, so days are queued about once an hour.
+                    days.add((sid, var, local_day(t // 3600, tz)))
+                    if prev is not None:
+                        days.add((sid, var, local_day(prev[0] // 3600, tz)))
                 if newer:
                     runs[key] = (t, value, flags, start, count)
-            quarantined = device.status == "quarantine"
+            quarantined = device[1] == "quarantine"
             results.append(
-                StreamResult("stored", len(batch.readings), quarantined, device_id=device.id)
+                StreamResult("stored", len(batch.readings), quarantined, device_id=device[0])
             )
-            device_rows[device.id] = (
-                device.id,
+            device_rows[device[0]] = (
+                device[0],
                 batch.received_at,
                 batch.remote_addr,
                 batch.software_version,
@@ -299,11 +304,11 @@ class IngestService:
                 batch.received_at if batch.body_hash else None,
             )
         if rows:
-            self._store_rows(tx, rows, runs)
+            self._store_rows(tx, rows, runs, days)
         if device_rows:
             execute_values(tx, _DEVICE_STATUS, list(device_rows.values()))
             intervals = [
-                (b.interval_s, devices[b.device_uid].id)
+                (b.interval_s, devices[b.device_uid][0])
                 for b in batches
                 if b.interval_s and b.device_uid in devices
             ]
@@ -318,7 +323,7 @@ class IngestService:
             self._humidity.update(humidity)
             for uid, device in devices.items():
                 if uid in pushed:
-                    device.last_hash, device.last_push_at = pushed[uid]
+                    device = (device[0], device[1], *pushed[uid])
                 self._devices[uid] = device
 
         tx.on_commit(commit)
@@ -329,6 +334,7 @@ class IngestService:
         tx: Tx,
         rows: list[tuple[int, int, int, float, int, int]],
         runs: dict[tuple[int, int], _Run],
+        days: set[tuple[int, int, int]],
     ) -> None:
         inserted = execute_values(tx, _INSERT, rows)
         arr = np.asarray([r[:3] for r in rows], dtype=np.int64)
@@ -341,7 +347,6 @@ class IngestService:
             recompute_hourly(tx, hour_ranges(sensor, variable, times))
         if runs:
             execute_values(tx, _LATEST, [(s, v, *run) for (s, v), run in runs.items()])
-        days = {(s, v, local_day(t // 3600, self.tz)) for s, v, t, *_ in rows}
         execute_values(
             tx,
             "INSERT INTO rollup_pending (sensor_id, variable_id, day) VALUES {values}"
