@@ -148,8 +148,9 @@ def run(nodes: int = 60, days: int = 10) -> None:
     )
     table = Table(title, ["run", "seconds", "readings/s", "ratio to baseline"])
     table.add("bare sqlite3 executemany (baseline)", bare, expected / bare, 1.0)
-    table.add("smartdistricts import (parse, flag, store, aggregate)", ours, expected / ours,
-              bare / ours)  # fmt: skip
+    table.add(
+        "smartdistricts import (parse, flag, store, aggregate)", ours, expected / ours, bare / ours
+    )
     table.print()
     per = nbytes / stored
     size_table = Table(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -56,7 +57,7 @@ def push_body(chip: str, n: int) -> bytes:
     ).encode()
 
 
-def request_maker(devices: list[tuple[str, str]]):  # type: ignore[no-untyped-def]
+def request_maker(devices: list[tuple[str, str]]) -> Callable[[int, int], bytes]:
     def make(client: int, n: int) -> bytes:
         uid, auth = devices[(client * 997 + n * 13) % len(devices)]
         body = push_body(uid.split("-", 1)[1], client * 1_000_000 + n)

@@ -1,0 +1,39 @@
+"""``python -m bench [import] [push] [caqi]``: run the benchmarks and print their tables.
+
+Each benchmark measures its baseline in the same run (see each module's docstring). With no
+argument, all of them run (about three minutes on a 2-core machine).
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from collections.abc import Callable
+
+from bench import bench_caqi, bench_import, bench_push
+
+BENCHES: dict[str, Callable[[], None]] = {
+    "import": bench_import.run,
+    "push": bench_push.run,
+    "caqi": bench_caqi.run,
+}
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(BENCHES)
+    unknown = [n for n in names if n not in BENCHES]
+    if unknown:
+        print(f"unknown benchmark(s) {unknown}; choose from {', '.join(BENCHES)}", file=sys.stderr)
+        return 2
+    print(
+        f"# smartdistricts benchmarks — {time.strftime('%Y-%m-%d %H:%M')}, "
+        f"Python {platform.python_version()}, {platform.machine()}"
+    )
+    for name in names:
+        BENCHES[name]()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
