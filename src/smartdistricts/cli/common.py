@@ -66,7 +66,8 @@ def parse_date(text: str | None, name: str, tz: Any) -> int | None:
         when = datetime.fromisoformat(text)
     except ValueError:
         raise click.BadParameter(
-            f"{text!r} is not a date like 2026-11-01", param_hint=name
+            f"{text!r} is not a date like 2026-11-01 or a time like 2026-11-01T06:00",
+            param_hint=name,
         ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=tz)

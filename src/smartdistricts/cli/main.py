@@ -83,8 +83,8 @@ def demo(env: Env, days: int) -> None:
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option(
     "--open-registration/--no-open-registration",
     default=None,
@@ -97,7 +97,12 @@ def demo(env: Env, days: int) -> None:
     metavar="N",
     help="Also run N virtual airrohr devices pushing to this server.",
 )
-@click.option("--access-log/--no-access-log", default=False, show_default=True)
+@click.option(
+    "--access-log/--no-access-log",
+    default=False,
+    show_default=True,
+    help="Log every request (a reverse proxy usually does).",
+)
 @pass_env
 def serve(
     env: Env, host: str, port: int, open_registration: bool | None, simulate: int, access_log: bool
@@ -258,16 +263,39 @@ def _size(path: str) -> int:
     show_default=True,
     help="Keep it stable: the broker keeps the session (and unacknowledged messages).",
 )
+@click.option("--username", help="Broker user (instead of putting it in --broker).")
+@click.option(
+    "--password-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="File holding the broker password (keeps it out of the process list).",
+)
 @pass_env
-def mqtt(env: Env, broker: str, topic: str, client_id: str) -> None:
+def mqtt(
+    env: Env,
+    broker: str,
+    topic: str,
+    client_id: str,
+    username: str | None,
+    password_file: str | None,
+) -> None:
     """Store airrohr JSON payloads published to an MQTT broker (QoS 1)."""
+    from pathlib import Path
+
     from smartdistricts.services.mqtt import MqttListener
 
+    password = Path(password_file).read_text().strip() if password_file else None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with open_service(env) as (_store, service):
         try:
-            listener = MqttListener(service, broker, topic, client_id=client_id)
+            listener = MqttListener(
+                service,
+                broker,
+                topic,
+                client_id=client_id,
+                username=username,
+                password=password,
+            )
         except ValueError as exc:
             fail(str(exc))
             return
@@ -301,13 +329,18 @@ def rollup(env: Env, since: str, until: str | None, site: str | None) -> None:
             return
     click.echo(
         f"{s.devices} devices, {s.readings} readings, {s.reflagged} re-flagged,"
-        f" {s.hours} series recomputed"
+        f" {s.hours} hourly series recomputed, daily values updated"
     )
 
 
 @cli.command()
 @click.option(
-    "--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "parquet"]),
+    default="csv",
+    show_default=True,
+    help="CSV (UTC times, one reading per line) or Parquet (zstd).",
 )
 @click.option("--output", "-o", help="File to write (CSV default: standard output).")
 @click.option("--since", help="From this day or time (town time zone unless given).")
@@ -315,6 +348,13 @@ def rollup(env: Env, since: str, until: str | None, site: str | None) -> None:
 @click.option("--site", help="Only this site (slug).")
 @click.option("--variable", "variables", multiple=True, help="Only these variables (repeatable).")
 @click.option("--flags", "with_flags", is_flag=True, help="Add the quality flags column.")
+@click.option(
+    "--humidity-corrected",
+    "corrected",
+    is_flag=True,
+    help="Add value_corrected: PM divided by the κ-Köhler growth factor at the node's humidity"
+    " (SMARTDISTRICTS_KAPPA); raw values stay as they are.",
+)
 @pass_env
 def export(
     env: Env,
@@ -325,8 +365,9 @@ def export(
     site: str | None,
     variables: tuple[str, ...],
     with_flags: bool,
+    corrected: bool,
 ) -> None:
-    """Export measurements: columns site, sensor, time, variable, value."""
+    """Export measurements: columns site, sensor, time, variable, value (+ optional ones)."""
     from smartdistricts.nomenclature import variable
     from smartdistricts.services.export import ExportQuery, export_csv, export_parquet
 
@@ -342,6 +383,7 @@ def export(
         site,
         variables,
         with_flags,
+        env.settings if corrected else None,
     )
     with open_service(env) as (store, _service):
         if fmt == "parquet":

@@ -25,9 +25,9 @@ def sites() -> None:
 @click.option("--lon", "longitude", type=float, required=True, help="Longitude [°, WGS84].")
 @click.option("--slug", help="URL name (default: from NAME).")
 @click.option("--elevation", type=float, help="Elevation [m a.s.l.].")
-@click.option("--street")
-@click.option("--number")
-@click.option("--city")
+@click.option("--street", help="Street name (without 'ul.').")
+@click.option("--number", help="House number.")
+@click.option("--city", help="Town or city.")
 @click.option("--district", help="District slug (default: the district containing the point).")
 @click.option("--sponsor", help="Who funds or hosts the sensor.")
 @click.option(
@@ -94,8 +94,8 @@ def districts() -> None:
 
 
 @districts.command("add")
-@click.option("--slug", required=True)
-@click.option("--name", required=True)
+@click.option("--slug", required=True, help="URL name, e.g. serbinow.")
+@click.option("--name", required=True, help="Name shown to residents, e.g. Serbinów.")
 @click.option(
     "--geojson",
     type=click.Path(exists=True, dir_okay=False),
@@ -136,7 +136,7 @@ def districts_list(env: Env) -> None:
 
 @click.group()
 def devices() -> None:
-    """Devices: add (prints credentials once), list, approve, disable, enable, remove."""
+    """Devices: add (prints credentials once), list, approve, disable, enable, secret, remove."""
 
 
 def _print_credentials(uid: str, secret: str) -> None:
@@ -152,10 +152,15 @@ def _print_credentials(uid: str, secret: str) -> None:
 @devices.command("add")
 @click.argument("uid")
 @click.option(
-    "--kind", type=click.Choice(["airrohr", "api", "import"]), default="airrohr", show_default=True
+    "--kind",
+    type=click.Choice(["airrohr", "api", "import"]),
+    default="airrohr",
+    show_default=True,
+    help="airrohr: pushes to /api/v1/push/sensor-community; api: writes to /api/v1/measurements;"
+    " import: archive data only.",
 )
 @click.option("--site", help="Site id or slug.")
-@click.option("--name")
+@click.option("--name", help="A note for operators, e.g. where the device hangs.")
 @click.option(
     "--external",
     multiple=True,
@@ -182,8 +187,12 @@ def devices_add(
 
 
 @devices.command("list")
-@click.option("--status", type=click.Choice(["active", "quarantine", "disabled"]))
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--status",
+    type=click.Choice(["active", "quarantine", "disabled"]),
+    help="Only devices with this status.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_env
 def devices_list(env: Env, status: str | None, as_json: bool) -> None:
     """List devices (quarantined ones await approval)."""
@@ -193,7 +202,7 @@ def devices_list(env: Env, status: str | None, as_json: bool) -> None:
         print_json([{k: v for k, v in asdict(d).items() if k != "secret_hash"} for d in found])
         return
     for d in found:
-        sensors = ",".join(d.sensors) or "-"
+        sensors = ",".join(f"{t}#{i}" for t, i in zip(d.sensors, d.sensor_ids, strict=True)) or "-"
         click.echo(
             f"{d.id:>4}  {d.uid:<34} {d.kind:<7} {d.status:<10} site={d.site_id or '-':<4}"
             f" last={iso(d.last_seen_at) or 'never':<21} {sensors}"
@@ -273,11 +282,20 @@ def apikeys() -> None:
     type=click.Choice(sorted(registry.SCOPES)),
     default=("read",),
     show_default=True,
-    help="Repeatable.",
+    help="read: the public read API; write: POST /api/v1/measurements; admin: any sensor."
+    " Repeatable.",
 )
 @click.option("--device", help="Tie the key to a device: it may write only that device's sensors.")
-@click.option("--daily-limit", type=int, help="Requests per day (read API).")
-@click.option("--minute-limit", type=int, help="Requests per minute (read API).")
+@click.option(
+    "--daily-limit",
+    type=int,
+    help="Requests per day on the read API (stored now; enforced by the read API, planned).",
+)
+@click.option(
+    "--minute-limit",
+    type=int,
+    help="Requests per minute on the read API (stored now; enforced by the read API, planned).",
+)
 @pass_env
 def apikeys_add(
     env: Env,

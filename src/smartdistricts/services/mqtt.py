@@ -74,6 +74,8 @@ class MqttListener:
         topic: str,
         *,
         client_id: str = "smartdistricts-ingest",
+        username: str | None = None,
+        password: str | None = None,
         on_result: Callable[[str, StreamResult | None], None] | None = None,
     ) -> None:
         parts = urlsplit(broker)
@@ -92,8 +94,9 @@ class MqttListener:
             clean_session=False,
             manual_ack=True,
         )
-        if parts.username:
-            self.client.username_pw_set(parts.username, parts.password)
+        user = username or parts.username
+        if user:
+            self.client.username_pw_set(user, password or parts.password)
         if parts.scheme == "mqtts":
             self.client.tls_set()
         self.client.reconnect_delay_set(min_delay=1, max_delay=120)

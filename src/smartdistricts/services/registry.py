@@ -10,7 +10,7 @@ import json
 import re
 import time
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from smartdistricts.calc.geo import points_in_geometry
@@ -95,6 +95,8 @@ class Device:
     software_version: str | None
     last_signal: float | None
     sensors: tuple[str, ...] = ()
+    #: Ids of ``sensors`` (same order): what the batch API's ``sensor`` field takes.
+    sensor_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,14 +390,19 @@ def add_device(
 
 def list_devices(store: Store, *, status: str | None = None) -> list[Device]:
     def run(tx: Tx) -> list[Device]:
-        sensors: dict[int, list[str]] = {}
-        for device_id, sensor_type in tx.query(
-            "SELECT device_id, type FROM sensors ORDER BY device_id, type"
+        sensors: dict[int, list[tuple[int, str]]] = {}
+        for device_id, sensor_id, sensor_type in tx.query(
+            "SELECT device_id, id, type FROM sensors ORDER BY device_id, type"
         ):
-            sensors.setdefault(int(device_id), []).append(sensor_type)
+            sensors.setdefault(int(device_id), []).append((int(sensor_id), sensor_type))
         where, params = ("WHERE d.status = ?", (status,)) if status else ("", ())
         rows = tx.query(f"SELECT {_DEVICE_COLS} FROM devices d {where} ORDER BY d.id", params)
-        return [_device(r, tuple(sensors.get(int(r[0]), ()))) for r in rows]
+        out = []
+        for r in rows:
+            mine = sensors.get(int(r[0]), [])
+            device = _device(r, tuple(t for _i, t in mine))
+            out.append(replace(device, sensor_ids=tuple(i for i, _t in mine)))
+        return out
 
     return store.read(run)
 
@@ -431,6 +438,10 @@ def set_device_status(store: Store, uid: str, status: str, *, actor: str = "cli"
 
     def run(tx: Tx) -> Device:
         device = _require_device(tx, uid)
+        if status == "active" and device.status == "quarantine":
+            raise RegistryError(
+                f"device {uid!r} is in quarantine: review it and use 'devices approve'"
+            )
         tx.execute("UPDATE devices SET status = ? WHERE id = ?", (status, device.id))
         audit(tx, actor, f"device.{status}", uid)
         return _require_device(tx, uid)
