@@ -14,8 +14,8 @@ Limits come in two tiers:
   stored with the ``OUT_OF_RANGE`` quality flag and left out of means.
 
 Sources for the soft PM ceiling: SDS011 and PMS5003 data sheets (range 0–999.9 / 0–1000 µg/m³);
-the Sensor.Community map's plausibility filters (formats.md §2). The hard PM ceiling of
-2000 µg/m³ is the platform's refusal threshold.
+the Sensor.Community map's plausibility filters (opendata-stuttgart/feinstaub-map-v2). The hard
+PM ceiling of 2000 µg/m³ is the platform's refusal threshold.
 """
 
 from __future__ import annotations
@@ -198,8 +198,9 @@ class Flag(IntFlag):
 
     ``OUT_OF_RANGE`` and ``STUCK`` readings are kept but left out of hourly and daily means.
     ``HUMID`` and ``FOG`` mark particulate readings taken at high relative humidity: low-cost
-    optical sensors count swollen droplets, so the values read high (formats.md §8). They stay in
-    means; the humidity-corrected series is offered alongside.
+    optical sensors count swollen droplets, so the values read high ([SC-HUMIDITY] in
+    docs/references.md). They stay in means; the humidity-corrected series is offered alongside
+    (``export --humidity-corrected``).
     """
 
     OUT_OF_RANGE = 1

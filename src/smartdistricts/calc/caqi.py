@@ -261,7 +261,7 @@ def airly_caqi(pm2_5: ArrayLike | None = None, pm10: ArrayLike | None = None) ->
     Notes
     -----
     Airly computes from the unrounded concentrations and reports the index with two decimals;
-    recorded responses of 2020–2022 match the hourly grid within 0.02 (indices.md §1.6).
+    recorded responses of 2020–2022 match the hourly grid within 0.02 (docs/indices.md).
     Rounding is half up on the decimal value (1.005 → 1.01 although the float 1.005 is slightly
     below it), which may differ from Airly's own rounding in the last digit. Above 100 the High
     segment is extended, as in :func:`caqi` (unverified against Airly).

@@ -79,7 +79,7 @@ def gios_index(
     * GIOŚ API v1 computes its index from PM10, PM2.5, SO2, NO2 and O3 only; version B's CO and
       benzene columns are offered for completeness.
     * ``None`` means not used; NaN is missing; negative values count as missing.
-    * Both tables are unverified against the GIOŚ legend (indices.md §4.2).
+    * Both tables are unverified against the GIOŚ legend (docs/indices.md).
 
     References
     ----------

@@ -115,7 +115,7 @@ def nearest_within(times: ArrayLike, reference: ArrayLike, tolerance: float) -> 
     """Index of the nearest ``reference`` time for each of ``times``, or -1 if none is close.
 
     ``reference`` must be sorted ascending. Used to pair a PM reading with the humidity reading
-    of the same node: separate sensors are stamped about a second apart (formats.md §3).
+    of the same node: separate sensors are stamped about a second apart (archive files).
 
     Examples
     --------

@@ -243,7 +243,7 @@ _HEATING_MEAN: Final = float(np.mean(_heating_profile(np.arange(0.0, 24.0, 0.125
 
 
 def _kohler(h: F64, kappa: float) -> F64:
-    """κ-Köhler bulk mass growth factor C(a_w) = 1 + (κ/1.65)/(1/a_w − 1) (formats.md §8.2)."""
+    """κ-Köhler bulk mass growth factor C(a_w) = 1 + (κ/1.65)/(1/a_w − 1) ([CRILLEY2018])."""
     return 1.0 + (kappa / 1.65) / (1.0 / h - 1.0)
 
 
@@ -415,7 +415,7 @@ def synthetic_series(site: DemoSite, times: ArrayLike, *, seed: int = 2019) -> S
     * PM1/PM2.5 ≈ 0.84 in the heating season and 0.74 in summer; PM10/PM2.5 is the profile's
       ratio in summer (1.38–1.55) and 0.17 lower in winter (finer combustion aerosol).
     * Sensor artefact: optical sensors count water-swollen particles. Readings are the true
-      values times the κ-Köhler bulk growth (formats.md §8.2; κ = 0.25, 0.3, 0.45 for PM1,
+      values times the κ-Köhler bulk growth ([CRILLEY2018]; κ = 0.25, 0.3, 0.45 for PM1,
       PM2.5, PM10; h capped at 0.95) relative to its value at RH 85 %, so readings are
       unaffected below 85 % and up to 2.2× high at RH ≥ 95 %; in fog (RH > 96 %) droplets add
       up to 1.5 × PM2.5 to PM10 only.
@@ -528,7 +528,7 @@ def demo_times(
     start, end : int
         Half-open interval of Unix times [s].
     interval_s : int
-        Send interval [s]; the firmware default is 145 s (formats.md §1.1).
+        Send interval [s]; the firmware default is 145 s (airrohr firmware).
     jitter_s : int
         Maximum deterministic jitter of each receipt time [s]; must be below ``interval_s / 2``.
     seed, site_index : int

@@ -7,7 +7,7 @@ receipt time). Per-sensor pushes (the format the firmware sends to Sensor.Commun
 an ``X-PIN`` header and unprefixed names (``P1``); both forms are accepted.
 
 Source of the value types: opendata-stuttgart/sensors-software ``airrohr-firmware`` @ e43cf8f
-(firmware NRZ-2024-135), summarised in the project's formats reference §1.
+(firmware NRZ-2024-135); docs/api.md shows the request.
 """
 
 from __future__ import annotations

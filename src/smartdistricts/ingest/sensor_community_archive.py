@@ -10,7 +10,7 @@ SPS30, NextPM, BME280, BMP180/280, DHT22, HTU21D, SHT*, DS18B20, DNMS …). Time
 either ``2018-03-07T00:00:26`` or (2015–2016 files) ``2015-10-01T19:41:50.266431+00:00``.
 Pressure is in pascals and converted to hPa. Sensors of one node share a ``location`` id, which
 becomes the device. Licence of the data: ODbL 1.0 / DbCL 1.0 (attribute Sensor.Community).
-Format reference: the project's formats reference §3 and real files in ``tests/data``.
+Format: opendata-stuttgart/feinstaub-api ``export_as_csv.py`` and the real files in ``tests/data``.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@
   readings are queued in ``rollup_pending`` and recomputed by the writer's idle task
   (:func:`roll_up_pending`, scheduled by the ingest service) between write batches.
 
-Coverage rules: indices.md §9 and the engine issue (daily mean valid with ≥ 75 % of hours).
+Coverage rules: EU practice, 18 of 24 hourly values for a daily value (docs/indices.md).
 """
 
 from __future__ import annotations
