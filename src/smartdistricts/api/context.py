@@ -15,8 +15,9 @@ from smartdistricts.api.limits import RateLimiter
 from smartdistricts.config import Settings
 from smartdistricts.services.access import DeviceDirectory
 from smartdistricts.services.ingest import IngestService, StreamBatch
-from smartdistricts.services.ingest_process import IngestProcess
+from smartdistricts.services.ingest_process import IngestProcess, IngestProcessError
 from smartdistricts.store.base import Store
+from smartdistricts.store.writer import WriterOverloaded
 
 __all__ = [
     "AppContext",
@@ -67,6 +68,20 @@ class AppContext:
             auth_failures=RateLimiter(settings.auth_failures_per_minute, 60.0),
             registrations=RateLimiter(settings.registrations_per_hour, 3600.0),
         )
+
+
+async def store_stream(ctx: AppContext, work: StreamBatch | list[StreamBatch]) -> Any:
+    """``ctx.write_stream`` with the answers for an unavailable writer (503, retry later)."""
+    try:
+        return await ctx.write_stream(work)
+    except IngestProcessError:
+        raise ApiError(
+            503, "storage is restarting; try again shortly", headers={"Retry-After": "5"}
+        ) from None
+    except WriterOverloaded:
+        raise ApiError(
+            503, "the server is busy; try again shortly", headers={"Retry-After": "5"}
+        ) from None
 
 
 def context(request: Request) -> AppContext:

@@ -14,14 +14,18 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from smartdistricts.api.context import basic_credentials, client_address, context, read_body
+from smartdistricts.api.context import (
+    basic_credentials,
+    client_address,
+    context,
+    read_body,
+    store_stream,
+)
 from smartdistricts.api.errors import ApiError
 from smartdistricts.ingest.batch import BatchErrors, parse_batch
 from smartdistricts.ingest.records import IngestError
 from smartdistricts.services.access import find_api_key, find_sensors
 from smartdistricts.services.ingest import StreamBatch
-from smartdistricts.services.ingest_process import IngestProcessError
-from smartdistricts.store.writer import WriterOverloaded
 
 __all__ = ["post_measurements"]
 
@@ -123,16 +127,7 @@ async def post_measurements(request: Request) -> Response:
                 uid, [], "batch-api", now, remote_addr=client_address(request)
             )
         batch.readings.append((stype, item.variable_id, item.time, item.value))
-    try:
-        results = await ctx.write_stream(list(batches.values()))
-    except IngestProcessError:
-        raise ApiError(
-            503, "storage is restarting; try again shortly", headers={"Retry-After": "5"}
-        ) from None
-    except WriterOverloaded:
-        raise ApiError(
-            503, "the server is busy; try again shortly", headers={"Retry-After": "5"}
-        ) from None
+    results = await store_stream(ctx, list(batches.values()))
     refused = [r for r in results if r.outcome != "stored"]
     if refused:  # a device was disabled or deleted meanwhile
         raise ApiError(409, f"a device is {refused[0].outcome.replace('_', ' ')}")

@@ -12,21 +12,18 @@ the app dispatches to before the router: no request object, no middleware stack.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from typing import Any
 
 import orjson
 
-from smartdistricts.api.context import CHALLENGE, AppContext, parse_basic
+from smartdistricts.api.context import CHALLENGE, AppContext, parse_basic, store_stream
 from smartdistricts.api.errors import ApiError, error_body
 from smartdistricts.ingest.airrohr import MAX_BODY, parse_push
 from smartdistricts.ingest.records import IngestError
-from smartdistricts.services.ingest import StreamBatch
-from smartdistricts.services.ingest_process import IngestProcessError
+from smartdistricts.services.ingest import batch_from_push
 from smartdistricts.services.security import hash_secret
-from smartdistricts.store.writer import WriterOverloaded
 
 __all__ = ["PATH", "PushEndpoint", "handle_push"]
 
@@ -101,32 +98,10 @@ async def handle_push(
     if not ctx.device_pushes.allow(push.device_uid):
         retry = ctx.device_pushes.retry_after(push.device_uid)
         raise ApiError(429, "this device pushes too often", headers={"Retry-After": str(retry)})
-    now = int(time.time())
-    interval = push.status.get("interval")
-    batch = StreamBatch(
-        device_uid=push.device_uid,
-        readings=[(stype, var, now, value) for stype, var, value in push.values],
-        source="push",
-        received_at=now,
-        software_version=push.software_version,
-        signal=push.status.get("signal"),
-        interval_s=interval / 1000.0 if interval and interval > 0 else None,
-        body_hash=hashlib.blake2b(body, digest_size=16).hexdigest(),
-        remote_addr=address,
-        register=register,
-        register_secret_hash=secret_hash,
-        stamped=True,
+    batch = batch_from_push(
+        push, body, source="push", address=address, register=register, secret_hash=secret_hash
     )
-    try:
-        result = await ctx.write_stream(batch)
-    except IngestProcessError:
-        raise ApiError(
-            503, "storage is restarting; try again shortly", headers={"Retry-After": "5"}
-        ) from None
-    except WriterOverloaded:
-        raise ApiError(
-            503, "the server is busy; try again shortly", headers={"Retry-After": "5"}
-        ) from None
+    result = await store_stream(ctx, batch)
     if result.outcome in ("unknown_device", "disabled") or register:
         ctx.devices.forget(push.device_uid)
     if result.outcome == "unknown_device":
@@ -135,7 +110,7 @@ async def handle_push(
         raise ApiError(403, f"device {push.device_uid!r} is disabled", field="X-Sensor")
     payload: dict[str, Any] = {
         "device": push.device_uid,
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(batch.received_at)),
         "stored": result.stored,
         "status": result.outcome if not result.quarantined else "quarantine",
     }

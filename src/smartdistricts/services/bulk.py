@@ -36,7 +36,7 @@ from smartdistricts.services.flagging import (
     pair_humidity,
     reflag_humidity,
 )
-from smartdistricts.services.ingest import IngestService
+from smartdistricts.services.ingest import LATEST_UPSERT, IngestService
 from smartdistricts.services.rollup import (
     add_to_hourly,
     hour_ranges,
@@ -54,15 +54,6 @@ __all__ = ["BulkWrite", "ImportSummary", "import_files", "iter_files"]
 
 BATCH_READINGS = 200_000
 MAX_IN_FLIGHT = 1
-
-_LATEST = """
-INSERT INTO latest (sensor_id, variable_id, time, value, flags, run_start, run_count)
-VALUES {values}
-ON CONFLICT (sensor_id, variable_id) DO UPDATE SET
-  time = excluded.time, value = excluded.value, flags = excluded.flags,
-  run_start = excluded.run_start, run_count = excluded.run_count
-WHERE excluded.time > latest.time
-"""
 
 
 @dataclass(slots=True)
@@ -128,7 +119,9 @@ class BulkWrite:
         changed = self._reflag_stored(tx, b, all_new=inserted == len(b.time))
         last = np.flatnonzero(np.append(key[1:] != key[:-1], True))
         columns = (b.sensor, b.variable, b.time, b.value, b.flags, state.start, state.count)
-        execute_values(tx, _LATEST, list(zip(*(c[last].tolist() for c in columns), strict=True)))
+        execute_values(
+            tx, LATEST_UPSERT, list(zip(*(c[last].tolist() for c in columns), strict=True))
+        )
         if inserted == len(b.time) and not changed:
             # All new: add to the hourly rows instead of recomputing them from the table.
             add_to_hourly(tx, hourly_increments(b.sensor, b.variable, b.time, b.value, b.flags))

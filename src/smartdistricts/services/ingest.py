@@ -12,12 +12,15 @@ updates the latest values, the hourly aggregates and the queue of days to roll u
 
 from __future__ import annotations
 
+import hashlib
+import time
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
 from smartdistricts.config import Settings
+from smartdistricts.ingest.airrohr import AirrohrPush
 from smartdistricts.nomenclature import PARTICULATE, VARIABLES, Flag
 from smartdistricts.services.flagging import RH_ID
 from smartdistricts.services.registry import audit
@@ -63,7 +66,8 @@ UPDATE devices SET
   last_push_at = coalesce(CAST(v.pushed AS BIGINT), devices.last_push_at)
 FROM v WHERE devices.id = CAST(v.id AS BIGINT)
 """
-_LATEST = """
+#: Newest reading and run state per series; an older reading never replaces a newer one.
+LATEST_UPSERT = """
 INSERT INTO latest (sensor_id, variable_id, time, value, flags, run_start, run_count)
 VALUES {values}
 ON CONFLICT (sensor_id, variable_id) DO UPDATE SET
@@ -111,6 +115,34 @@ _Device = tuple[int, str, str | None, int | None]
 #: (time, value, flags, run start, run length). Plain tuples of numbers are not tracked by the
 #: garbage collector, so a cache of a million of them does not slow collections down.
 _Run = tuple[int, float, int, int, int]
+
+
+def batch_from_push(
+    push: AirrohrPush,
+    body: bytes,
+    *,
+    source: str,
+    address: str | None = None,
+    register: bool = False,
+    secret_hash: str | None = None,
+) -> StreamBatch:
+    """A validated airrohr push (HTTP or MQTT) as readings stamped with the receipt time."""
+    now = int(time.time())
+    interval = push.status.get("interval")
+    return StreamBatch(
+        device_uid=push.device_uid,
+        readings=[(stype, var, now, value) for stype, var, value in push.values],
+        source=source,
+        received_at=now,
+        software_version=push.software_version,
+        signal=push.status.get("signal"),
+        interval_s=interval / 1000.0 if interval and interval > 0 else None,
+        body_hash=hashlib.blake2b(body, digest_size=16).hexdigest(),
+        remote_addr=address,
+        register=register,
+        register_secret_hash=secret_hash,
+        stamped=True,
+    )
 
 
 class StreamWrite:
@@ -346,7 +378,7 @@ class IngestService:
         else:  # some were duplicates: recompute the touched hours from what is stored
             recompute_hourly(tx, hour_ranges(sensor, variable, times))
         if runs:
-            execute_values(tx, _LATEST, [(s, v, *run) for (s, v), run in runs.items()])
+            execute_values(tx, LATEST_UPSERT, [(s, v, *run) for (s, v), run in runs.items()])
         execute_values(
             tx,
             "INSERT INTO rollup_pending (sensor_id, variable_id, day) VALUES {values}"

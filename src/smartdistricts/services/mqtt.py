@@ -15,7 +15,6 @@ unless open registration is on.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -28,7 +27,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from smartdistricts.ingest.airrohr import device_uid_from_body, load_json, parse_push
 from smartdistricts.ingest.records import IngestError
-from smartdistricts.services.ingest import IngestService, StreamBatch, StreamResult, StreamWrite
+from smartdistricts.services.ingest import (
+    IngestService,
+    StreamBatch,
+    StreamResult,
+    StreamWrite,
+    batch_from_push,
+)
 
 __all__ = ["MqttListener", "MqttStats", "device_from_topic"]
 
@@ -159,20 +164,7 @@ class MqttListener:
         register = device is None and self.service.settings.open_registration
         if device is None and not register:
             raise IngestError("topic", f"unknown device {push.device_uid!r}")
-        now = int(time.time())
-        interval = push.status.get("interval")
-        return StreamBatch(
-            device_uid=push.device_uid,
-            readings=[(s, v, now, x) for s, v, x in push.values],
-            source="mqtt",
-            received_at=now,
-            software_version=push.software_version,
-            signal=push.status.get("signal"),
-            interval_s=interval / 1000.0 if interval and interval > 0 else None,
-            body_hash=hashlib.blake2b(payload, digest_size=16).hexdigest(),
-            register=register,
-            stamped=True,
-        )
+        return batch_from_push(push, payload, source="mqtt", register=register)
 
     def _refuse(self, msg: mqtt.MQTTMessage, reason: str) -> None:
         self.stats.refused += 1
