@@ -286,14 +286,7 @@ def _parse_times(
     )
     # Longer ISO forms (fraction, offset) are rare (2015–2016 archive files): do them one by one.
     for i in np.flatnonzero((lengths > 19) | (bad & (lengths > 0))).tolist():
-        text = raw[i].as_py()
-        if time_format is None:
-            when = _parse_iso(text)
-        else:
-            try:
-                when = datetime.strptime(text, time_format).replace(tzinfo=UTC)
-            except ValueError:
-                when = None
+        when = _parse_one(raw[i].as_py(), time_format)
         if when is None:
             bad[i] = True
         else:
@@ -379,14 +372,7 @@ def _fixed_width_times(
         bad[rows] = ~ok
     # The rest — other lengths, or 19 characters that did not pass — one by one, exactly.
     for i in np.flatnonzero(present & bad).tolist():
-        text = str(arr[i].as_py()).strip()
-        if time_format is None:
-            when = _parse_iso(text)
-        else:
-            try:
-                when = datetime.strptime(text, time_format).replace(tzinfo=UTC)
-            except ValueError:
-                when = None
+        when = _parse_one(str(arr[i].as_py()).strip(), time_format)
         if when is not None:
             seconds[i] = int(when.timestamp())
             bad[i] = False
@@ -434,6 +420,16 @@ def _rolled_over(parsed: pa.ChunkedArray, head: pa.ChunkedArray, fmt: str) -> ND
         same.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool
     )
     return rows[~equal]
+
+
+def _parse_one(text: str, time_format: str | None) -> datetime | None:
+    """One time exactly: ISO 8601 (``time_format`` None) or a strptime format; naive is UTC."""
+    if time_format is None:
+        return _parse_iso(text)
+    try:
+        return datetime.strptime(text, time_format).replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def _parse_iso(text: str) -> datetime | None:
