@@ -9,7 +9,7 @@ DB     ?= sqlite:///$(CURDIR)/var/smartdistricts.db
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint typecheck unit bench lock clean services docs
+.PHONY: run test lint typecheck unit bench lock clean services docs browser
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,11 +24,20 @@ run: $(STAMP)
 	$(BIN)/smartdistricts --db $(DB) serve --host $(HOST) --port $(PORT) --simulate 4
 
 ## make test: set up .venv and run every check and test (CI=true: a missing service fails)
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# The browser tests drive Debian's Chromium (never a downloaded one); install it when missing and
+# this machine allows it (root with apt-get), otherwise those tests skip (or fail under CI=true).
+browser:
+	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null \
+	  || { echo "test: installing Debian's chromium for the browser tests"; \
+	       apt-get install -y -q chromium >/dev/null 2>&1 \
+	       || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } \
+	       || echo "test: could not install chromium; browser tests will skip"; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

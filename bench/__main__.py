@@ -1,7 +1,7 @@
-"""``python -m bench [import] [push] [caqi]``: run the benchmarks and print their tables.
+"""``python -m bench [import] [push] [read] [caqi]``: run the benchmarks and print their tables.
 
 Each benchmark measures its baseline in the same run (see each module's docstring). With no
-argument, all of them run (about three minutes on a 2-core machine).
+argument, all of them run (about five minutes on a 2-core machine).
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import bench_caqi, bench_import, bench_push
+from bench import bench_caqi, bench_import, bench_push, bench_read
 
 BENCHES: dict[str, Callable[[], None]] = {
     "import": bench_import.run,
     "push": bench_push.run,
+    "read": bench_read.run,
     "caqi": bench_caqi.run,
 }
 

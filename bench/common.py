@@ -19,7 +19,7 @@ import httpx
 from smartdistricts.services.security import hash_secret
 from smartdistricts.store.base import Store
 
-__all__ = ["Server", "Table", "register_devices", "wrk"]
+__all__ = ["Server", "Table", "WrkResult", "register_devices", "wrk"]
 
 
 class Table:
@@ -133,16 +133,17 @@ def wrk(
     script: Path | None = None,
     threads: int = 1,
     args: list[str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> WrkResult:
     """Run wrk (closed loop) and parse its latency distribution."""
     exe = shutil.which("wrk")
     if exe is None:
         raise RuntimeError("wrk is not installed (apt-get install wrk, or `make bench`)")
-    cmd = [exe, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    cmd = [exe, f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency", url]
     if script is not None:
         cmd[1:1] = ["-s", str(script)]
-    if args:
-        cmd += ["--", *args]
+    for name, value in (headers or {}).items():
+        cmd[1:1] = ["-H", f"{name}: {value}"]
     if args:
         cmd += ["--", *args]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout

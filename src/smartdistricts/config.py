@@ -17,7 +17,11 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _SYNCHRONOUS = {"OFF", "NORMAL", "FULL", "EXTRA"}
 #: Whole-number settings and their smallest allowed value.
+_STANDARDS = {"WHO2005", "WHO2021", "EU2008", "EU2030"}
 _MINIMUM = {
+    "api_daily_limit": 0,
+    "api_minute_limit": 0,
+    "reads_per_minute": 0,
     "humidity_pairing_s": 0,
     "stuck_min_count": 1,
     "stuck_min_duration_s": 0,
@@ -66,6 +70,19 @@ class Settings:
     #: Store pushes in a separate writer process (recommended: the server keeps answering while
     #: the writer works); false keeps the writer in the server process.
     ingest_process: bool = True
+    #: Requests per day an API key may make when its own limit is not set (0: no limit).
+    api_daily_limit: int = 100_000
+    #: Requests per minute an API key may make when its own limit is not set (0: no limit).
+    api_minute_limit: int = 1_000
+    #: Requests per minute one client address may make to the native read API (0: no limit;
+    #: the server's own loopback address is never limited).
+    reads_per_minute: int = 1_200
+    #: Standard whose limits the "standards" percentages use: WHO2005, WHO2021, EU2008, EU2030.
+    standard: str = "WHO2005"
+    #: Radius of the sites interpolated for /v2/measurements/point [km].
+    point_radius_km: float = 1.5
+    #: Who the data is credited to in the widget ("Dane z …, <attribution>").
+    attribution: str = "smartdistricts"
     #: Most pushes a single device may make per minute (the firmware sends one per ~145 s).
     device_pushes_per_minute: int = 30
     #: Failed push authentications allowed per client address per minute.
@@ -91,6 +108,14 @@ class Settings:
         for name, minimum in _MINIMUM.items():
             if getattr(self, name) < minimum:
                 raise _Invalid(name, f"must be at least {minimum}, got {getattr(self, name)}")
+        if self.standard not in _STANDARDS:
+            raise _Invalid(
+                "standard", f"use one of {', '.join(sorted(_STANDARDS))}, got {self.standard!r}"
+            )
+        if not 0 < self.point_radius_km <= 100:
+            raise _Invalid(
+                "point_radius_km", f"must lie in (0, 100] km, got {self.point_radius_km}"
+            )
         if self.sqlite_synchronous.upper() not in _SYNCHRONOUS:
             raise _Invalid(
                 "sqlite_synchronous",

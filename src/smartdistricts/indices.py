@@ -59,6 +59,7 @@ array(21.08)
 
 from __future__ import annotations
 
+from smartdistricts.calc.breakpoints import half_up
 from smartdistricts.calc.caqi import (
     CAQI_GRIDS,
     CAQI_LOCATIONS,
@@ -91,6 +92,7 @@ from smartdistricts.calc.levels import (
     index_levels,
     level,
     level_codes,
+    levels_of,
     unknown_level,
 )
 from smartdistricts.calc.standards import (
@@ -134,9 +136,11 @@ __all__ = [
     "daqi",
     "eaqi",
     "gios_index",
+    "half_up",
     "index_levels",
     "level",
     "level_codes",
+    "levels_of",
     "nowcast",
     "standard_limit",
     "standard_percent",

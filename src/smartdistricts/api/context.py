@@ -14,6 +14,7 @@ from smartdistricts.api.errors import ApiError
 from smartdistricts.api.limits import RateLimiter
 from smartdistricts.config import Settings
 from smartdistricts.services.access import DeviceDirectory
+from smartdistricts.services.airnow import AirNow
 from smartdistricts.services.ingest import IngestService, StreamBatch
 from smartdistricts.services.ingest_process import IngestProcess, IngestProcessError
 from smartdistricts.store.base import Store
@@ -41,6 +42,7 @@ class AppContext:
     device_pushes: RateLimiter
     auth_failures: RateLimiter
     registrations: RateLimiter
+    air: AirNow
     started_at: float = field(default_factory=time.time)
     process: IngestProcess | None = None
 
@@ -67,6 +69,7 @@ class AppContext:
             device_pushes=RateLimiter(settings.device_pushes_per_minute, 60.0),
             auth_failures=RateLimiter(settings.auth_failures_per_minute, 60.0),
             registrations=RateLimiter(settings.registrations_per_hour, 3600.0),
+            air=AirNow(store),
         )
 
 

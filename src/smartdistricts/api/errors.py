@@ -10,17 +10,47 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 __all__ = [
     "ApiError",
+    "ErrorBody",
+    "documented",
     "error_body",
     "error_response",
     "http_exception_handler",
     "server_error_handler",
+    "validation_error_handler",
 ]
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorInfo(BaseModel):
+    status: int
+    code: str
+    message: str
+    field: str | None = None
+    details: list[ErrorDetail] | None = None
+
+
+class ErrorBody(BaseModel):
+    """``{"error": {"status", "code", "message", "field"?, "details"?}}`` (docs/api.md#errors)."""
+
+    error: ErrorInfo
+
+
+def documented(description: str) -> dict[str, Any]:
+    """An error answer for a route's ``responses`` in the OpenAPI description."""
+    return {"model": ErrorBody, "description": description}
+
 
 _CODES = {
     400: "bad_request",
@@ -114,6 +144,28 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     message = exc.detail if isinstance(exc.detail, str) else _CODES.get(exc.status_code, "error")
     return error_response(exc.status_code, message, headers=dict(exc.headers or {}))
+
+
+def _field(location: tuple[Any, ...] | list[Any]) -> str:
+    """``("query", "lat")`` → ``lat``; ``("body", 3, "value")`` → ``[3].value``."""
+    parts = [p for p in location if p not in ("query", "path", "header", "body", "cookie")]
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or str(location[0] if location else "request")
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> Response:
+    """FastAPI's parameter validation errors in the platform's error shape (422 or 400)."""
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        {"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg", "invalid"))}
+        for e in exc.errors()
+    ]
+    first = problems[0] if problems else {"field": "request", "message": "invalid"}
+    return error_response(
+        422, f"{first['field']}: {first['message']}", field=first["field"], details=problems
+    )
 
 
 async def server_error_handler(request: Request, exc: Exception) -> Response:

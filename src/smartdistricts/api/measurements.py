@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 
 import orjson
+from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -21,13 +22,13 @@ from smartdistricts.api.context import (
     read_body,
     store_stream,
 )
-from smartdistricts.api.errors import ApiError
+from smartdistricts.api.errors import ApiError, documented
 from smartdistricts.ingest.batch import BatchErrors, parse_batch
 from smartdistricts.ingest.records import IngestError
 from smartdistricts.services.access import find_api_key, find_sensors
 from smartdistricts.services.ingest import StreamBatch
 
-__all__ = ["post_measurements"]
+__all__ = ["post_measurements", "router"]
 
 MAX_BATCH_BODY = 4_000_000
 
@@ -82,7 +83,54 @@ def _authenticate(request: Request) -> _Writer:
     return _Writer(device.id, device.uid)
 
 
+router = APIRouter(tags=["ingest"])
+
+_ITEM = {
+    "type": "object",
+    "required": ["sensor", "time", "variable", "value"],
+    "properties": {
+        "sensor": {
+            "description": "A sensor id, or (with device credentials) a sensor type name",
+            "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "maxLength": 64}],
+        },
+        "time": {
+            "description": "ISO 8601 with a time zone, or Unix seconds",
+            "oneOf": [{"type": "string", "format": "date-time"}, {"type": "integer"}],
+        },
+        "variable": {"type": "string", "description": "A variable of docs/nomenclature.md"},
+        "value": {"type": "number"},
+    },
+}
+
+
+@router.post(
+    "/api/v1/measurements",
+    status_code=201,
+    summary="Store readings from devices other than airrohr nodes",
+    responses={
+        201: {"description": "Stored (durable)"},
+        400: documented("The body is not JSON"),
+        401: documented("No or wrong credentials"),
+        403: documented("The key may not write this sensor"),
+        413: documented("Body larger than the limit"),
+        409: documented("A device in the batch is disabled or in quarantine"),
+        422: documented("A problem with the body; every problem is listed"),
+        429: documented("Too many failed authentications from this address"),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "array", "items": _ITEM, "minItems": 1, "maxItems": 10000}
+                }
+            },
+        },
+        "security": [{"ApiKey": []}, {"DeviceBasic": []}],
+    },
+)
 async def post_measurements(request: Request) -> Response:
+    """Readings ``[{sensor, time, variable, value}, …]``, all or nothing."""
     ctx = context(request)
     writer = _authenticate(request)
     body = await read_body(request, MAX_BATCH_BODY)

@@ -17,15 +17,18 @@ import time
 from typing import Any
 
 import orjson
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
 
 from smartdistricts.api.context import CHALLENGE, AppContext, parse_basic, store_stream
-from smartdistricts.api.errors import ApiError, error_body
+from smartdistricts.api.errors import ApiError, documented, error_body
 from smartdistricts.ingest.airrohr import MAX_BODY, parse_push
 from smartdistricts.ingest.records import IngestError
 from smartdistricts.services.ingest import batch_from_push
 from smartdistricts.services.security import hash_secret
 
-__all__ = ["PATH", "PushEndpoint", "handle_push"]
+__all__ = ["PATH", "PushEndpoint", "handle_push", "router"]
 
 PATH = "/api/v1/push/sensor-community"
 log = logging.getLogger(__name__)
@@ -118,6 +121,92 @@ async def handle_push(
         payload["ignored"] = push.ignored
     status = 200 if result.outcome == "duplicate" else 202 if result.quarantined else 201
     return status, payload
+
+
+router = APIRouter(tags=["ingest"])
+
+
+@router.post(
+    PATH,
+    summary="Store a push of the airrohr firmware (its 'send to own API' target)",
+    responses={
+        200: {"description": "The same body again: acknowledged, not stored twice"},
+        201: {"description": "Stored (durable)"},
+        202: {"description": "Stored in quarantine (unknown device under open registration)"},
+        400: documented("No device id, or the body is not JSON"),
+        401: documented("Missing or wrong device credentials"),
+        403: documented("Unknown or disabled device"),
+        413: documented("Body larger than 1 MB"),
+        422: documented("A value or field is wrong; the error names it"),
+        429: documented("Too many pushes or failed logins"),
+    },
+    openapi_extra={
+        "parameters": [
+            {
+                "name": "X-Sensor",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "Device id, e.g. esp8266-13597771",
+            },
+            {
+                "name": "X-PIN",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "Sensor slot of a per-sensor push",
+            },
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["sensordatavalues"],
+                        "properties": {
+                            "esp8266id": {"type": "string"},
+                            "software_version": {"type": "string"},
+                            "sensordatavalues": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["value_type", "value"],
+                                    "properties": {
+                                        "value_type": {"type": "string"},
+                                        "value": {"type": "string"},
+                                    },
+                                },
+                            },
+                        },
+                    }
+                }
+            },
+        },
+        "security": [{"DeviceBasic": []}],
+    },
+)
+async def push_documented(request: Request) -> Response:
+    """The same handler through the router (normally the hot route answers first)."""
+    ctx: AppContext = request.app.state.ctx
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    try:
+        body = await _read_body(_receive_of(request), headers.get("content-length"), MAX_BODY)
+        status, payload = await handle_push(
+            ctx, headers, body, request.client.host if request.client else "unknown"
+        )
+    except ApiError as exc:
+        return Response(
+            error_body(exc.status, exc.message, field=exc.field, code=exc.code),
+            status_code=exc.status,
+            headers=exc.headers,
+            media_type="application/json",
+        )
+    return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
+
+
+def _receive_of(request: Request) -> Any:
+    return request.receive
 
 
 class PushEndpoint:

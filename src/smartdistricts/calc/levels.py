@@ -26,6 +26,7 @@ __all__ = [
     "index_levels",
     "level",
     "level_codes",
+    "levels_of",
     "unknown_level",
 ]
 
@@ -235,6 +236,30 @@ def level_codes(index_name: str, values: ArrayLike) -> NDArray[np.str_]:
     """
     position = _position(index_name, values)
     return np.asarray(_CODES[index_name][position], dtype=np.str_)
+
+
+def levels_of(index_name: str, values: ArrayLike) -> list[Level]:
+    """The :class:`Level` of many index values at once (vectorised :func:`level`).
+
+    Parameters
+    ----------
+    index_name : str
+        One of :data:`INDEX_NAMES`.
+    values : array_like
+        Index values (1-d).
+
+    Returns
+    -------
+    list of Level
+        One per value; the ``UNKNOWN`` level for NaN or values below the scale.
+
+    Examples
+    --------
+    >>> [lv.code for lv in levels_of("AIRLY_CAQI", [8.78, float("nan")])]
+    ['VERY_LOW', 'UNKNOWN']
+    """
+    table = (*_TABLES[check_choice("index_name", index_name, INDEX_NAMES)], _UNKNOWN[index_name])
+    return [table[p] for p in np.atleast_1d(_position(index_name, values)).tolist()]
 
 
 def advice(index_name: str, value: float, lang: str = "pl", seed: int = 0) -> str | None:

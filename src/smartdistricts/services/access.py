@@ -15,7 +15,14 @@ from smartdistricts.services.registry import ApiKey, check_api_key
 from smartdistricts.services.security import verify_secret
 from smartdistricts.store.base import Store, Tx
 
-__all__ = ["DeviceDirectory", "DeviceEntry", "SensorEntry", "find_api_key", "find_sensors"]
+__all__ = [
+    "DeviceDirectory",
+    "DeviceEntry",
+    "KeyDirectory",
+    "SensorEntry",
+    "find_api_key",
+    "find_sensors",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +93,34 @@ class DeviceDirectory:
 
     def forget(self, uid: str) -> None:
         self._cache.pop(uid, None)
+
+
+class KeyDirectory:
+    """API keys by their full text, verified once and cached (see the module docstring)."""
+
+    def __init__(self, store: Store, *, check_every: float = 1.0) -> None:
+        self.store = store
+        self.check_every = check_every
+        self._cache: dict[str, ApiKey | None] = {}
+        self._version: object = None
+        self._checked = -1e9
+
+    def get(self, key: str) -> ApiKey | None:
+        """The active key, or None (unknown, malformed or revoked)."""
+        now = time.monotonic()
+        if now - self._checked >= self.check_every:
+            self._checked = now
+            version = self.store.read(_registry_version)
+            if version != self._version:
+                self._cache.clear()
+                self._version = version
+        if key in self._cache:
+            return self._cache[key]
+        found = self.store.read(lambda tx: check_api_key(tx, key))
+        if len(self._cache) > 100_000:
+            self._cache.clear()
+        self._cache[key] = found
+        return found
 
 
 def find_api_key(store: Store, key: str) -> tuple[ApiKey, str | None] | None:

@@ -1,6 +1,6 @@
 """The portal's pages (the full portal is built on these in later work).
 
-Every page has a JSON twin built from the same query (``/`` and ``/index.json``).
+Every page has a JSON twin built from the same function (``/`` and ``/index.json``).
 """
 
 from __future__ import annotations
@@ -8,16 +8,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
+from fastapi import APIRouter
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
 
 from smartdistricts.api.context import context
-from smartdistricts.services.current import SiteNow, current_values
+from smartdistricts.services.airnow import SiteAir
 
-__all__ = ["routes"]
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
 
 _env = Environment(
     loader=PackageLoader("smartdistricts.web", "templates"),
@@ -25,41 +26,32 @@ _env = Environment(
 )
 
 
-def _site_json(item: SiteNow, tz: Any) -> dict[str, Any]:
-    when = (
-        datetime.fromtimestamp(item.latest_time, UTC).astimezone(tz).isoformat()
-        if item.latest_time
-        else None
-    )
+def _site_json(air: SiteAir, tz: Any) -> dict[str, Any]:
+    newest = air.latest if air.current.values else None
+    when = datetime.fromtimestamp(newest, UTC).astimezone(tz).isoformat() if newest else None
     return {
-        "id": item.site.id,
-        "slug": item.site.slug,
-        "name": item.site.name,
-        "latitude": item.site.latitude,
-        "longitude": item.site.longitude,
-        "values": {k: round(v, 2) for k, v in sorted(item.values.items())},
+        "id": air.site.id,
+        "slug": air.site.slug,
+        "name": air.site.name,
+        "latitude": air.site.latitude,
+        "longitude": air.site.longitude,
+        "values": {k: round(v, 2) for k, v in sorted(air.current.values.items())},
         "latest": when,
     }
 
 
-def _home_data(request: Request) -> dict[str, Any]:
+def home_data(request: Request) -> dict[str, Any]:
+    """What the home page shows: each active site's 60-minute means."""
     ctx = context(request)
-    tz = ctx.settings.tz
-    return {"sites": [_site_json(s, tz) for s in current_values(ctx.store)]}
+    return {"sites": [_site_json(a, ctx.settings.tz) for a in ctx.air.sites()]}
 
 
+@router.get("/")
 async def home(request: Request) -> Response:
-    data = _home_data(request)
-    html = _env.get_template("home.html").render(**data)
+    html = _env.get_template("home.html").render(**home_data(request))
     return HTMLResponse(html)
 
 
-async def home_json(request: Request) -> Response:
-    return Response(orjson.dumps(_home_data(request)), media_type="application/json")
-
-
-def routes() -> list[Route]:
-    return [
-        Route("/", home, methods=["GET"]),
-        Route("/index.json", home_json, methods=["GET"]),
-    ]
+@router.get("/index.json")
+async def home_json(request: Request) -> dict[str, Any]:
+    return home_data(request)
