@@ -289,12 +289,14 @@ def apikeys() -> None:
 @click.option(
     "--daily-limit",
     type=int,
-    help="Requests per day on the read API (stored now; enforced by the read API, planned).",
+    help="Requests per UTC day on the Airly-compatible API (default: the setting"
+    " SMARTDISTRICTS_API_DAILY_LIMIT; 0: no limit).",
 )
 @click.option(
     "--minute-limit",
     type=int,
-    help="Requests per minute on the read API (stored now; enforced by the read API, planned).",
+    help="Requests per minute on the Airly-compatible API (default: the setting"
+    " SMARTDISTRICTS_API_MINUTE_LIMIT; 0: no limit).",
 )
 @pass_env
 def apikeys_add(
