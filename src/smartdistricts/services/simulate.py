@@ -168,6 +168,13 @@ async def run_simulation(
                 sequence += 1
                 await asyncio.sleep(interval_s)
 
+        # Started with the server (serve --simulate): wait until it listens before pushing.
+        for _ in range(300):
+            try:
+                await client.get(base_url.rstrip("/") + "/api/v1/ping")
+                break
+            except httpx.TransportError:
+                await asyncio.sleep(0.1)
         tasks = [asyncio.create_task(drive(i, d)) for i, d in enumerate(devices)]
         try:
             if deadline is None:
