@@ -13,12 +13,12 @@ import csv
 import io
 import time
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
@@ -109,6 +109,22 @@ def _filters(
             field="since",
         )
     return ReadingFilter(f.site_id, f.sensor_id, f.variable_ids, start, end)
+
+
+async def _export_filters(
+    request: Request,
+    site: SiteKey = None,
+    sensor: SensorId = None,
+    variable: Variables = None,
+    since: Since = None,
+    until: Until = None,
+) -> ReadingFilter:
+    """The filters every export takes (one dependency, so the three routes share them)."""
+    return _filters(request, site, sensor, variable, since, until)
+
+
+#: The export routes' query parameters, parsed and checked.
+Filters = Annotated[ReadingFilter, Depends(_export_filters)]
 
 
 def _disposition(f: ReadingFilter, suffix: str) -> dict[str, str]:
@@ -251,31 +267,15 @@ _DOC = json_errors({**NOT_FOUND, **ERRORS})
 
 
 @router.get("/export.csv", response_class=CsvResponse, responses=_DOC)
-async def export_csv(
-    request: Request,
-    site: SiteKey = None,
-    sensor: SensorId = None,
-    variable: Variables = None,
-    since: Since = None,
-    until: Until = None,
-) -> CsvResponse:
+async def export_csv(request: Request, f: Filters) -> CsvResponse:
     """Raw readings as CSV: `site, sensor, time, variable, value, flags` (≤ 31 days)."""
-    f = _filters(request, site, sensor, variable, since, until)
     store = context(request).store
     return CsvResponse(_csv(store, f), headers=_disposition(f, "csv"))
 
 
 @router.get("/export.parquet", response_class=ParquetResponse, responses=_DOC)
-async def export_parquet(
-    request: Request,
-    site: SiteKey = None,
-    sensor: SensorId = None,
-    variable: Variables = None,
-    since: Since = None,
-    until: Until = None,
-) -> ParquetResponse:
+async def export_parquet(request: Request, f: Filters) -> ParquetResponse:
     """Raw readings as Parquet (zstd), the columns of the CSV export (≤ 31 days)."""
-    f = _filters(request, site, sensor, variable, since, until)
     store = context(request).store
     return ParquetResponse(_parquet(store, f), headers=_disposition(f, "parquet"))
 
@@ -286,15 +286,7 @@ async def export_parquet(
     response_model=ReadingCollection,
     responses=_DOC,
 )
-async def export_geojson(
-    request: Request,
-    site: SiteKey = None,
-    sensor: SensorId = None,
-    variable: Variables = None,
-    since: Since = None,
-    until: Until = None,
-) -> GeoJsonStream:
+async def export_geojson(request: Request, f: Filters) -> GeoJsonStream:
     """Raw readings as a GeoJSON FeatureCollection: one Point feature per reading (≤ 31 days)."""
-    f = _filters(request, site, sensor, variable, since, until)
     store = context(request).store
     return GeoJsonStream(_geojson(store, f), headers=_disposition(f, "geojson"))
