@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+AXE_STAMP := node_modules/.installed-stamp
 DB     ?= sqlite:///$(CURDIR)/var/smartdistricts.db
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
@@ -24,11 +25,17 @@ run: $(STAMP)
 	$(BIN)/smartdistricts --db $(DB) serve --host $(HOST) --port $(PORT) --simulate 4
 
 ## make test: set up .venv and run every check and test (CI=true: a missing service fails)
-test: $(STAMP) browser
+test: $(STAMP) browser $(AXE_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# axe-core (npm, package-lock.json) for the browser tests' accessibility checks; `make run` never
+# needs Node. Without npm those checks skip (or fail under CI=true).
+$(AXE_STAMP): package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	 else echo "test: npm is missing; the axe-core checks will skip"; fi
 
 # The browser tests drive Debian's Chromium (never a downloaded one); install it when missing and
 # this machine allows it (root with apt-get), otherwise those tests skip (or fail under CI=true).

@@ -1,4 +1,6 @@
-"""``python -m bench [import] [push] [read] [caqi]``: run the benchmarks and print their tables.
+"""``python -m bench [NAME …]``: run the benchmarks (all, or those named) and print their tables.
+
+Names: import, push, read, caqi, portal, alerts, backfill, forecast.
 
 Each benchmark measures its baseline in the same run (see each module's docstring). With no
 argument, all of them run (about five minutes on a 2-core machine).
@@ -11,13 +13,26 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import bench_caqi, bench_import, bench_push, bench_read
+from bench import (
+    bench_alerts,
+    bench_backfill,
+    bench_caqi,
+    bench_forecast,
+    bench_import,
+    bench_portal,
+    bench_push,
+    bench_read,
+)
 
 BENCHES: dict[str, Callable[[], None]] = {
     "import": bench_import.run,
     "push": bench_push.run,
     "read": bench_read.run,
     "caqi": bench_caqi.run,
+    "portal": bench_portal.run,
+    "alerts": bench_alerts.run,
+    "backfill": bench_backfill.run,
+    "forecast": bench_forecast.run,
 }
 
 

@@ -232,7 +232,8 @@ def test_every_setting_is_documented_with_its_variable_and_default() -> None:
         variable = f"SMARTDISTRICTS_{name.upper()}"
         row = rows.get(f"`{variable}`")
         assert row is not None, f"setting {name}: no row for {variable} in docs/operations.md"
-        expected = f"`{_default_text(getattr(defaults, name))}`"
+        default = getattr(defaults, name)
+        expected = "*(empty)*" if default == "" else f"`{_default_text(default)}`"
         assert row[1] == expected, f"{variable}: documented default {row[1]}, code has {expected}"
         assert row[2], f"{variable}: no meaning given"
 
@@ -383,7 +384,8 @@ def test_command_lines_in_the_docs_name_real_commands_and_options() -> None:
             command_path, command = resolve(args)
         except AssertionError as exc:
             raise AssertionError(f"{path.name}: `smartdistricts {' '.join(args)}`: {exc}") from None
-        assert not isinstance(command, click.Group) or "-h" in args or "--help" in args, (
+        runs = not isinstance(command, click.Group) or command.invoke_without_command
+        assert runs or "-h" in args or "--help" in args, (
             f"{path.name}: `smartdistricts {' '.join(args)}` stops at group {command_path}"
         )
 

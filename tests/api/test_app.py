@@ -57,7 +57,7 @@ def test_home_page_and_its_json_twin_agree(
     assert '<html lang="pl">' in page.text
     for site in data["sites"]:
         assert site["name"] in page.text
-        assert f"{site['values']['pm2_5']:.2f}" in page.text
+        assert f"{site['values']['pm2_5']:.2f}".replace(".", ",") in page.text  # Polish format
 
 
 def test_page_escapes_site_names(client: TestClient, store: Store) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import CI, LiveServer
+from tests.conftest import LiveServer
 
 from smartdistricts.config import Settings
 from smartdistricts.services.demo import create_demo
@@ -28,18 +28,9 @@ CHROMIUM = os.environ.get("SMARTDISTRICTS_CHROMIUM", "/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        message = f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)"
-        if CI:
-            pytest.fail(f"{message} (CI=true: browser tests are required)")
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
+def browser(chromium: Any) -> Any:
+    """The session's Chromium (tests/web/conftest.py): one Playwright per process."""
+    return chromium
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,8 @@ from starlette.responses import Response
 from smartdistricts.api.context import AppContext
 from smartdistricts.calc.geo import haversine_km
 from smartdistricts.services import airly
+from smartdistricts.services.airnow import Window
+from smartdistricts.services.forecast import site_forecast
 from smartdistricts.services.registry import ApiKey, Site
 
 __all__ = ["AirlyAPI", "AirlyEndpoint", "router"]
@@ -292,7 +294,12 @@ class AirlyAPI:
                 if site is None:
                     raise _not_found("INSTALLATION_NOT_FOUND", "Installation not found", id=site_id)
                 return airly.measurements(
-                    site.current, site.history, index_type=index_type, lang=lang, standard=standard
+                    site.current,
+                    site.history,
+                    index_type=index_type,
+                    lang=lang,
+                    standard=standard,
+                    forecast=self._forecast(site_id),
                 )
 
             return self._cached(("installation", site_id, index_type, lang), build)
@@ -342,6 +349,11 @@ class AirlyAPI:
         if path == "/v2/meta/standards":
             return orjson.dumps(airly.meta_standards(standard))
         raise _not_found("NOT_FOUND", "Resource not found", path=path)
+
+    def _forecast(self, site_id: int) -> list[Window]:
+        """The site's forecast hours (cached per site and hour by ``services/forecast.py``)."""
+        hours = site_forecast(self.ctx.store, site_id, tz=self.ctx.settings.tz)
+        return [Window(f.from_ts, f.till_ts, f.values) for f in hours]
 
     def _installation(self, site_id: int) -> bytes:
         for site in self.ctx.air.site_list():

@@ -115,8 +115,9 @@ def create_app(
     """Build the application; ``on_startup(ctx)`` may start background work (the simulator)."""
     settings = settings or Settings.from_env()
     from smartdistricts.api import airly_api, measurements, native, push
+    from smartdistricts.web import alerts as alert_pages
+    from smartdistricts.web import editor, places, widget
     from smartdistricts.web import routes as web
-    from smartdistricts.web import widget
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -162,10 +163,14 @@ def create_app(
     app.include_router(airly_api.router)
     app.include_router(native.router)
     app.include_router(widget.router)
+    app.include_router(editor.router)
+    app.include_router(places.router)
+    app.include_router(alert_pages.router)
     app.include_router(web.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     widgets = widget.WidgetEndpoint()
     app.hot = {"/api/v1/ping": ping, push.PATH: push.PushEndpoint(), widget.SCRIPT_PATH: widgets}
+    app.hot.update(dict.fromkeys(web.HOME_PATHS, web.HomeEndpoint()))
     app.hot_prefixes = (("/widget/", widgets), ("/v2/", airly_api.AirlyEndpoint()))
     return app
 

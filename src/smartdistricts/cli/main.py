@@ -14,8 +14,13 @@ from typing import Any
 import click
 
 from smartdistricts import __version__
+from smartdistricts.cli.alerts import alerts
+from smartdistricts.cli.calibrate import calibrate
 from smartdistricts.cli.common import Env, fail, open_service, parse_date, pass_env
+from smartdistricts.cli.fetch import fetch
 from smartdistricts.cli.registry import apikeys, devices, districts, sites
+from smartdistricts.cli.users import users
+from smartdistricts.cli.worker import worker
 from smartdistricts.config import Settings
 
 __all__ = ["cli", "main"]
@@ -47,6 +52,11 @@ cli.add_command(sites)
 cli.add_command(districts)
 cli.add_command(devices)
 cli.add_command(apikeys)
+cli.add_command(users)
+cli.add_command(fetch)
+cli.add_command(worker)
+cli.add_command(alerts)
+cli.add_command(calibrate)
 
 
 @cli.command()
@@ -72,13 +82,21 @@ def migrate(env: Env) -> None:
 @pass_env
 def demo(env: Env, days: int) -> None:
     """Create (or top up to now) the demo districts, sites and readings."""
+    from smartdistricts.services.alerts import seed_alerts
     from smartdistricts.services.demo import create_demo
+    from smartdistricts.services.demo_news import create_demo_articles
 
     with open_service(env) as (_store, service):
         result = create_demo(service, days=days)
+        seed_alerts(_store, since=result.start)  # default smog-alert rules and their history
+        articles = create_demo_articles(_store, env.settings.media_dir, now=result.end)
     click.echo(
         f"demo data: {result.districts} new districts, {result.sites} new sites,"
         f" {result.readings} new readings (database {env.settings.db})"
+    )
+    click.echo(
+        f"demo news: {articles} new articles (photos in {env.settings.media_dir}); create an"
+        " editor account with `smartdistricts users add NAME` to sign in at /redakcja/"
     )
 
 

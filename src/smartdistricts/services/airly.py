@@ -264,20 +264,42 @@ def elements(
 
 
 def measurements(
-    current: Window, history: tuple[Window, ...], *, index_type: str, lang: str, standard: str
+    current: Window,
+    history: tuple[Window, ...],
+    *,
+    index_type: str,
+    lang: str,
+    standard: str,
+    forecast: Sequence[Window] = (),
 ) -> dict[str, Any]:
-    """A measurements response (the forecast stays empty until forecasts exist)."""
+    """A measurements response; ``forecast`` holds the forecast hours (PM2.5 and PM10, see
+    ``services/forecast.py``), empty when the site has none."""
     return measurements_of(
-        Windows.of([current, *history]), index_type=index_type, lang=lang, standard=standard
+        Windows.of([current, *history]),
+        index_type=index_type,
+        lang=lang,
+        standard=standard,
+        forecast=forecast,
     )
 
 
 def measurements_of(
-    windows: Windows, *, index_type: str, lang: str, standard: str
+    windows: Windows,
+    *,
+    index_type: str,
+    lang: str,
+    standard: str,
+    forecast: Sequence[Window] = (),
 ) -> dict[str, Any]:
-    """A measurements response from the current window followed by the history windows."""
+    """A measurements response from the current window followed by the history windows, and
+    the forecast windows."""
     out = elements(windows, index_type=index_type, lang=lang, standard=standard)
-    return {"current": out[0], "history": out[1:], "forecast": []}
+    ahead = (
+        elements(Windows.of(forecast), index_type=index_type, lang=lang, standard=standard)
+        if forecast
+        else []
+    )
+    return {"current": out[0], "history": out[1:], "forecast": ahead}
 
 
 def no_sensors(now: float, *, index_type: str, lang: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ with its file, line number and reason. A bad line never stops an import.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
@@ -117,6 +118,8 @@ class BulkWrite:
             _Columns(b.sensor, b.variable, b.time, b.value, b.flags, source_id(self.source))
         )
         changed = self._reflag_stored(tx, b, all_new=inserted == len(b.time))
+        touched = np.unique(b.sensor).tolist()
+        tx.on_commit(functools.partial(service.notify_stored, touched, int(b.time.min())))
         last = np.flatnonzero(np.append(key[1:] != key[:-1], True))
         columns = (b.sensor, b.variable, b.time, b.value, b.flags, state.start, state.count)
         execute_values(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -22,6 +23,7 @@ import numpy as np
 from smartdistricts.config import Settings
 from smartdistricts.ingest.airrohr import AirrohrPush
 from smartdistricts.nomenclature import PARTICULATE, VARIABLES, Flag
+from smartdistricts.services.alerts import AlertMonitor
 from smartdistricts.services.flagging import RH_ID
 from smartdistricts.services.registry import audit
 from smartdistricts.services.rollup import (
@@ -178,6 +180,11 @@ class IngestService:
         self._registry_version: object = None
         self.tz = self.settings.tz
         self.store.writer.add_idle_task(self._roll_up, ROLLUP_INTERVAL_S)
+        #: Called on the writer thread after each commit with the ids of the sensors that got
+        #: readings; must be quick (the smog-alert monitor only queues an evaluation job).
+        self.on_stored: list[Callable[[list[int], int], None]] = []
+        if self.settings.alerts_evaluate:
+            self.on_stored.append(AlertMonitor(self.store).sensors_stored)
 
     # -- public ------------------------------------------------------------------------------
     async def submit(self, batch: StreamBatch) -> StreamResult:
@@ -189,6 +196,12 @@ class IngestService:
 
     def _roll_up(self, tx: Tx) -> bool:
         return roll_up_pending(tx, self.tz, limit=ROLLUP_CHUNK)
+
+    def notify_stored(self, sensor_ids: list[int], oldest: int) -> None:
+        """Tell the ``on_stored`` hooks which sensors got readings and the oldest reading's
+        time [Unix s] (after a commit)."""
+        for hook in self.on_stored:
+            hook(sensor_ids, oldest)
 
     # -- writer side -------------------------------------------------------------------------
     def _check_registry(self, tx: Tx) -> None:
@@ -350,7 +363,12 @@ class IngestService:
                     [(i, d, i) for i, d in intervals],
                 )
 
+        stored_sensors = list({row[0] for row in rows})
+        oldest = min(row[2] for row in rows) if rows else 0
+
         def commit() -> None:
+            if stored_sensors:
+                self.notify_stored(stored_sensors, oldest)
             self._runs.update(runs)
             self._humidity.update(humidity)
             for uid, device in devices.items():

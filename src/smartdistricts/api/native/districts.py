@@ -26,6 +26,7 @@ from smartdistricts.api.native.common import (
 )
 from smartdistricts.api.native.sites import Caqi, caqi_json, current_json
 from smartdistricts.services.airnow import SiteAir
+from smartdistricts.services.places import district_means, districts_now, rank_districts
 from smartdistricts.services.sites_query import (
     DistrictRow,
     SiteFilter,
@@ -116,13 +117,7 @@ def _airs(ctx: AppContext, district: DistrictRow) -> list[SiteAir]:
 
 
 def _means(airs: list[SiteAir]) -> dict[str, Any]:
-    sums: dict[str, list[float]] = {}
-    with_data = 0
-    for air in airs:
-        with_data += bool(air.current.values)
-        for name, value in air.current.values.items():
-            sums.setdefault(name, []).append(value)
-    values = {k: round(sum(v) / len(v), 2) for k, v in sorted(sums.items())}
+    with_data, values = district_means(airs)
     return {"sites": with_data, "values": values}
 
 
@@ -173,18 +168,15 @@ async def get_districts_geojson(request: Request) -> Response:
 
 
 def _ranking(ctx: AppContext, districts: list[DistrictRow]) -> list[dict[str, Any]]:
-    pm = [(d, _means(_airs(ctx, d))["values"].get("pm2_5")) for d in districts]
-    ranked = sorted((x for x in pm if x[1] is not None), key=lambda x: (x[1], x[0].slug))
-    out = [
-        {"rank": n, "slug": d.slug, "name": d.name, "pm2_5": value}
-        for n, (d, value) in enumerate(ranked, start=1)
+    return [
+        {
+            "rank": rank,
+            "slug": d.district.slug,
+            "name": d.district.name,
+            "pm2_5": d.values.get("pm2_5"),
+        }
+        for rank, d in rank_districts(districts_now(ctx.air, districts))
     ]
-    out += [
-        {"rank": None, "slug": d.slug, "name": d.name, "pm2_5": None}
-        for d, value in pm
-        if value is None
-    ]
-    return out
 
 
 @router.get("/districts/{slug}/summary", response_model=Summary, responses={**NOT_FOUND, **ERRORS})

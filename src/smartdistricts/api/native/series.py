@@ -12,7 +12,7 @@ import functools
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -34,6 +34,7 @@ from smartdistricts.api.native.common import (
     window,
 )
 from smartdistricts.nomenclature import variable
+from smartdistricts.services.calibration import calibrated_series
 from smartdistricts.services.series import (
     HOURLY_COVERAGE,
     Series,
@@ -180,6 +181,13 @@ async def get_hourly(
         Query(ge=1, le=MAX_HOURLY_DAYS, description="Instead of since: this many days to until"),
     ] = None,
     sensor: SensorId = None,
+    correction: Annotated[
+        Literal["calibrated"] | None,
+        Query(
+            description="calibrated: apply each PM series' stored co-location fit (series"
+            " without one are left out; raw values are never changed)"
+        ),
+    ] = None,
 ) -> Response:
     """Hourly means, minima, maxima, counts and coverage of a site's sensors, oldest first."""
     vids = variable_ids(variable)
@@ -192,9 +200,12 @@ async def get_hourly(
         default_until=now - now % HOUR + HOUR,
         days=days,
     )
-    site, slug, intervals, found = _read_series(
-        request, site_id, sensor, lambda tx, ids: hourly_series(tx, ids, vids, start, end)
-    )
+
+    def query(tx: Tx, ids: list[int]) -> list[Series]:
+        found = hourly_series(tx, ids, vids, start, end)
+        return calibrated_series(tx, found) if correction == "calibrated" else found
+
+    site, slug, intervals, found = _read_series(request, site_id, sensor, query)
     return json_answer(
         {
             "site": site,
