@@ -144,6 +144,7 @@ def serve(
 
     app = create_app(settings, on_startup=start_simulation)
     click.echo(f"smartdistricts {__version__}: serving {url}  (database {settings.db})")
+    click.echo(f"  portal {url} · English {url}en/ · map {url}mapa · editors {url}redakcja/")
     click.echo(f"  API documentation {url}docs · widget {url}widget/1 · Airly-compatible {url}v2/")
     if simulate:
         click.echo(f"simulating {simulate} airrohr device(s) pushing every 145 s")
