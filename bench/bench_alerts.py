@@ -10,7 +10,7 @@ transaction through ``IngestService.write_stream`` (the writer's group commit), 
 is touched by every batch: the worst case for evaluation.
 
 Rows: the batch alone (baseline, ``alerts_evaluate=false``); the batch with evaluation (the
-commit callback queues :class:`~smartdistricts.services.alerts.AlertEvaluation`, timed until
+commit callback queues :class:`~smartdistricts.services.alert_monitor.AlertEvaluation`, timed until
 it has run); and the evaluation job alone.
 """
 

@@ -23,7 +23,7 @@ import numpy as np
 from smartdistricts.config import Settings
 from smartdistricts.ingest.airrohr import AirrohrPush
 from smartdistricts.nomenclature import PARTICULATE, VARIABLES, Flag
-from smartdistricts.services.alerts import AlertMonitor
+from smartdistricts.services.alert_monitor import AlertMonitor
 from smartdistricts.services.flagging import RH_ID
 from smartdistricts.services.registry import audit
 from smartdistricts.services.rollup import (
