@@ -23,6 +23,7 @@ from tests.ingest.replay_public import PagedReplayServer, Reply, envelope
 
 from smartdistricts.cli.common import Env
 from smartdistricts.cli.fetch_public import gios
+from smartdistricts.cli.main import cli
 from smartdistricts.config import Settings
 from smartdistricts.ingest.gios import (
     ARCHIVE_KEY,
@@ -381,7 +382,9 @@ def test_sites_devices_and_the_index(server: PagedReplayServer, store: Store, db
 def test_cli_prints_the_round_and_the_comparison(server: PagedReplayServer, db_url: str) -> None:
     settings = settings_for(server, db_url)
 
-    @click.group()
+    # The real CLI's context settings: click caches a command's help option on first use, and
+    # docs/cli.md (test_docs) is generated with ``-h, --help``.
+    @click.group(context_settings=cli.context_settings)
     @click.pass_context
     def root(ctx: click.Context) -> None:
         ctx.obj = Env(settings)

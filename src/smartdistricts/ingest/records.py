@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from smartdistricts.errors import FieldError
 from smartdistricts.nomenclature import VARIABLES
 
 __all__ = [
@@ -31,14 +32,8 @@ MAX_FUTURE_S = 600
 MIN_TIME_S = 946_684_800
 
 
-class IngestError(ValueError):
+class IngestError(FieldError):
     """Input that cannot be taken, with the field (JSON path or column) that is wrong."""
-
-    def __init__(self, field: str, message: str, *, status: int = 422) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.status = status
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,7 +64,7 @@ from smartdistricts.nomenclature import variable
 from smartdistricts.services.bulk import BulkWrite
 from smartdistricts.services.import_state import get_state, set_state
 from smartdistricts.services.ingest import IngestService
-from smartdistricts.services.jobs import JobResult
+from smartdistricts.services.jobs import JobResult, importer_result
 from smartdistricts.services.registry import RegistryError, insert_site
 from smartdistricts.services.rollup import roll_up_pending
 from smartdistricts.store.base import Store, Tx
@@ -199,15 +199,15 @@ class GiosImporter:
 
     def run(self, now: float) -> JobResult:
         report = self.fetch(now)
-        if report.retry_after is not None:
-            next_run = now + max(report.retry_after, 60.0)
-        else:
-            next_run = now + (RETRY_S if report.failures else INTERVAL_S)
-        return JobResult(
-            next_run=next_run,
+        return importer_result(
+            now,
             stored=report.stored,
             skipped=report.duplicates + report.nulls + len(report.rejected),
-            message="; ".join(report.lines()[:3] + report.failures[:3]),
+            failures=report.failures[:3],
+            lines=report.lines()[:3],
+            retry_after=report.retry_after,
+            interval_s=INTERVAL_S,
+            retry_s=RETRY_S,
         )
 
     def fetch(self, now: float | None = None, *, backfill_days: int | None = None) -> GiosReport:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Job", "JobResult"]
+__all__ = ["Job", "JobResult", "importer_result"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,3 +37,24 @@ class Job(Protocol):
         """Do one round of work at Unix time ``now`` [s]; raise on failure (the worker logs
         it and retries later with back-off)."""
         ...
+
+
+def importer_result(
+    now: float,
+    *,
+    stored: int,
+    skipped: int,
+    failures: list[str],
+    lines: list[str],
+    retry_after: float | None,
+    interval_s: float,
+    retry_s: float,
+) -> JobResult:
+    """An importer round's result: next run after ``interval_s``, sooner (``retry_s``) when a
+    request failed, and no sooner than the server's ``Retry-After`` (at least a minute) when it
+    asked to wait; the message is the report's first lines and failures."""
+    if retry_after is not None:
+        next_run = now + max(retry_after, 60.0)
+    else:
+        next_run = now + (retry_s if failures else interval_s)
+    return JobResult(next_run, stored, skipped, "; ".join(lines + failures))

@@ -23,6 +23,7 @@ from typing import Any
 import nh3
 from markdown_it import MarkdownIt
 
+from smartdistricts.errors import FieldError
 from smartdistricts.services.accounts import audit
 from smartdistricts.store.base import Store, Tx
 
@@ -55,14 +56,8 @@ MAX_TAG = 40
 _CREDIT_PREFIX = {"pl": "Opracowanie/foto", "en": "Text/photo"}
 
 
-class NewsError(ValueError):
+class NewsError(FieldError):
     """Bad input for an article or a photo: an HTTP status and the form field at fault."""
-
-    def __init__(self, field: str, message: str, status: int = 422) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.status = status
 
 
 @dataclass(frozen=True, slots=True)

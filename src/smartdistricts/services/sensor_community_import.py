@@ -31,7 +31,7 @@ from smartdistricts.ingest.sensor_community_api import area_url, fetch_area, par
 from smartdistricts.services.bulk import BulkWrite
 from smartdistricts.services.import_state import get_state, set_state
 from smartdistricts.services.ingest import IngestService
-from smartdistricts.services.jobs import JobResult
+from smartdistricts.services.jobs import JobResult, importer_result
 from smartdistricts.services.rollup import roll_up_pending
 from smartdistricts.store.base import Tx
 
@@ -107,15 +107,15 @@ class SensorCommunityImporter:
 
     def run(self, now: float) -> JobResult:
         report = self.fetch(now)
-        if report.retry_after is not None:
-            next_run = now + max(report.retry_after, 60.0)
-        else:
-            next_run = now + (RETRY_S if report.failures else INTERVAL_S)
-        return JobResult(
-            next_run=next_run,
+        return importer_result(
+            now,
             stored=report.stored,
             skipped=report.duplicates + report.seen + len(report.rejected),
-            message="; ".join(report.lines()[:2] + report.failures[:2]),
+            failures=report.failures[:2],
+            lines=report.lines()[:2],
+            retry_after=report.retry_after,
+            interval_s=INTERVAL_S,
+            retry_s=RETRY_S,
         )
 
     def fetch(self, now: float | None = None) -> SensorCommunityReport:
