@@ -20,8 +20,8 @@ from smartdistricts.services.alerts import (
     seed_default_rules,
 )
 from smartdistricts.services.ingest import IngestService, StreamBatch
-from smartdistricts.services.notify import add_webhook, confirm, subscribe
 from smartdistricts.services.registry import add_device, add_district, add_site
+from smartdistricts.services.subscriptions import add_webhook, confirm, subscribe
 from smartdistricts.store.base import Store, Tx
 
 PM10 = next(v.id for v in VARIABLES if v.name == "pm10")
@@ -145,7 +145,7 @@ def evaluate_all_tx(tx: Tx, now: int) -> object:
 
 
 def _confirm_directly(store: Store, settings: Settings, sub: int, now: int) -> None:
-    from smartdistricts.services.notify import alerts_key, confirm_token
+    from smartdistricts.services.subscriptions import alerts_key, confirm_token
 
     token = confirm_token(alerts_key(store, settings), sub, now)
     assert confirm(store, token, now=now)

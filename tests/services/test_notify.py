@@ -25,7 +25,8 @@ from smartdistricts.api.app import create_app
 from smartdistricts.config import Settings
 from smartdistricts.services.alerts import add_rule, evaluate
 from smartdistricts.services.ingest import IngestService
-from smartdistricts.services.notify import NotifyJob, add_webhook, deliver_due, subscribe
+from smartdistricts.services.notify import NotifyJob, deliver_due
+from smartdistricts.services.subscriptions import add_webhook, subscribe
 from smartdistricts.store.base import Store
 
 

@@ -9,7 +9,7 @@ import click
 from smartdistricts.calc.alerts import AVERAGING, LEVELS, PRESETS, RULE_VARIABLES, AlertRule
 from smartdistricts.cli.common import Env, iso, open_service, parse_date, pass_env, print_json
 from smartdistricts.services import alerts as service
-from smartdistricts.services import notify
+from smartdistricts.services import notify, subscriptions
 
 __all__ = ["alerts"]
 
@@ -135,7 +135,7 @@ def webhooks_add(
     """Register a webhook at URL; prints its signing secret once."""
     with open_service(env) as (store, _):
         try:
-            hook, key = notify.add_webhook(
+            hook, key = subscriptions.add_webhook(
                 store, url, secret=secret, scope=_scope(site, district), description=description
             )
         except ValueError as exc:
@@ -149,7 +149,7 @@ def webhooks_add(
 def webhooks_list(env: Env) -> None:
     """List webhooks (secrets are not shown)."""
     with open_service(env) as (store, _):
-        for hook in notify.list_webhooks(store):
+        for hook in subscriptions.list_webhooks(store):
             state = "" if hook.active else " (inactive)"
             click.echo(f"{hook.id:>4}  {hook.url}  {hook.scope}{state}  {hook.description}")
 

@@ -32,7 +32,8 @@ from smartdistricts.api.context import client_address, context
 from smartdistricts.api.errors import ApiError
 from smartdistricts.api.limits import RateLimiter
 from smartdistricts.services.alerts import Episode, active_alerts, list_episodes
-from smartdistricts.services.notify import (
+from smartdistricts.services.registry import list_districts, list_sites
+from smartdistricts.services.subscriptions import (
     SubscriptionError,
     alerts_key,
     check_email,
@@ -40,7 +41,6 @@ from smartdistricts.services.notify import (
     subscribe,
     unsubscribe,
 )
-from smartdistricts.services.registry import list_districts, list_sites
 from smartdistricts.web import i18n
 from smartdistricts.web.feed import ATOM_TYPE, FeedEntry, atom_feed
 from smartdistricts.web.pages import add_context_provider, json_page, paths, render_page
